@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn mode_rejects_unknown_value() {
-        let error = "latest".parse::<UpdateMode>().unwrap_err();
+        let error = "latest".parse::<UpdateMode>().expect_err("not a mode");
         insta::assert_snapshot!(error.to_string(), @r#"invalid update mode "latest": expected "newest" ("Aktuellstes Bild verwenden") or "overwrite" ("Mit Groupware-Bild überschreiben")"#);
     }
 

@@ -59,6 +59,10 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
         &self.store
     }
 
+    pub fn source(&self) -> &P {
+        &self.source
+    }
+
     /// Runs the job once for `selection`, with `today` as the date in the configured time
     /// zone. Per-person failures end up in the report; only a database or Graph failure
     /// that affects every person returns an error.
