@@ -1,1 +1,7 @@
-//! e2e
+//! End-to-end tests: the built `photo-sync` binary against a simulated Graph (wiremock on
+//! 127.0.0.1) and a real Webdesk SQLite file.
+
+mod harness;
+mod migrate;
+mod run;
+mod run_failures;

@@ -1,0 +1,36 @@
+//! `photo-sync db migrate`: creates the job's tables and never touches Webdesk's.
+
+use photo_sync_e2e::PhotoSync;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_keeps_existing_webdesk_tables() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let db = photo_sync_e2e::WebdeskFile::open(&dir.path().join("webdesk.db"));
+    let binary = PhotoSync::locate();
+
+    let first = binary.run(dir.path(), &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    db.add_client(1, "ACME-AT");
+    db.add_person(1, 1, "anna", true, None, None);
+    db.put_image(1, b"webdesk image", "2026-11-01 10:00:00", "upload", 4);
+
+    let again = binary.run(dir.path(), &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
+
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    let image = db.image(1).expect("the image row survives");
+    assert_eq!(image.content, b"webdesk image");
+    assert_eq!(image.version, 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_without_webdesk_tables_explains() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let binary = PhotoSync::locate();
+    let url = format!("sqlite://{}", dir.path().join("empty.db").display());
+
+    let output = binary.run(dir.path(), &["db", "migrate", "--database", &url], &[]).await;
+
+    assert_ne!(output.status, 0);
+    assert!(output.stderr.contains("persons"), "names the missing table: {}", output.stderr);
+    assert!(output.stderr.contains("--with-webdesk-schema"), "names the fix: {}", output.stderr);
+}
