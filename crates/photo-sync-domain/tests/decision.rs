@@ -1,5 +1,5 @@
 //! Table tests of the update-mode decision: one case per row of the decision table in
-//! `docs/decision.md`, evaluated in both modes.
+//! the administrator guide (`docs/en/photo-sync.md`), evaluated in both modes.
 
 use std::fmt::Write as _;
 
