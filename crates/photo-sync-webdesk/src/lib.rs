@@ -1,1 +1,176 @@
-//! Placeholder.
+//! The Webdesk database adapter: implements [`WebdeskStore`] with diesel-async over an
+//! embedded SQLite file or a PostgreSQL server, and creates the job's own tables.
+//!
+//! Every query is written once against a multi-backend connection (see `connection`).
+//! The crate owns the diesel schema of the five Webdesk contract tables and of its own
+//! `photo_sync_state` table, and converts rows into domain types at this seam.
+//!
+//! **Invariant:** the adapter writes only to `person_images` and `photo_sync_state`, and
+//! [`WebdeskDb::migrate`] never alters or drops a table that already exists.
+
+mod connection;
+mod directory;
+mod images;
+mod migrate;
+mod schema;
+mod state;
+mod timestamp;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use diesel_async::AsyncConnection;
+use diesel_async::TransactionManager;
+use photo_sync_domain::ports::{PhotoWrite, StoreError, WebdeskStore, WriteResult};
+use photo_sync_domain::{Directory, PersonId, Selection, SyncState, WebdeskImage};
+use tokio::sync::{Mutex, MutexGuard};
+
+pub use connection::ConnectError;
+use connection::{DatabaseUrl, DbConnection};
+use images::ImageError;
+pub use migrate::MigrationSummary;
+
+/// The most keys bound in one `IN (...)` list; longer lists are split into several
+/// queries. It stays below 999, the bound-parameter limit of SQLite before 3.32.
+const MAX_KEYS_PER_QUERY: usize = 500;
+
+/// The Webdesk database, opened from a URL. The store methods share one connection,
+/// because the sync job runs its steps one after another.
+pub struct WebdeskDb {
+    target: DatabaseUrl,
+    connection: Mutex<DbConnection>,
+}
+
+impl fmt::Debug for WebdeskDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebdeskDb")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebdeskDb {
+    /// Opens the database at a URL: `sqlite://relative/path.db`,
+    /// `sqlite:///absolute/path.db` (also plain `sqlite:path`), or `postgres://` /
+    /// `postgresql://`.
+    ///
+    /// A missing SQLite file is created, so that [`WebdeskDb::migrate`] can set up an
+    /// empty database; its folder must exist.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let target = DatabaseUrl::parse(url)?;
+        let connection = connection::establish(&target).await?;
+        Ok(Self {
+            target,
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// `"sqlite"` or `"postgresql"`.
+    pub fn backend_name(&self) -> &'static str {
+        self.target.backend_name()
+    }
+
+    /// Creates the job's own tables with embedded diesel migrations, skipping those
+    /// already applied. With `with_webdesk_schema`, first creates those of the five
+    /// Webdesk contract tables that do not exist yet; without it, fails when any of them
+    /// is missing. Never alters or drops an existing table.
+    ///
+    /// # Panics
+    ///
+    /// On a current-thread tokio runtime, because diesel's migration harness blocks the
+    /// thread with `tokio::task::block_in_place`.
+    pub async fn migrate(&self, with_webdesk_schema: bool) -> Result<MigrationSummary, StoreError> {
+        // The migration harness takes ownership of a connection, so it gets its own.
+        let connection = connection::establish(&self.target).await.map_err(|error| {
+            StoreError(format!(
+                "opening a connection for the migration failed: {error}"
+            ))
+        })?;
+        migrate::migrate(connection, with_webdesk_schema).await
+    }
+
+    /// Locks the shared connection, replacing it first when an earlier call was cancelled
+    /// in the middle of a transaction. Connection pools apply the same check.
+    async fn connection(&self) -> Result<MutexGuard<'_, DbConnection>, StoreError> {
+        let mut connection = self.connection.lock().await;
+
+        let broken =
+            <DbConnection as AsyncConnection>::TransactionManager::is_broken_transaction_manager(
+                &mut connection,
+            );
+        if broken {
+            *connection = connection::establish(&self.target).await.map_err(|error| {
+                StoreError(format!("reopening the database connection after an interrupted transaction failed: {error}"))
+            })?;
+        }
+        Ok(connection)
+    }
+}
+
+impl WebdeskStore for WebdeskDb {
+    async fn load_directory(&self, selection: &Selection) -> Result<Directory, StoreError> {
+        let mut connection = self.connection().await?;
+        directory::load_directory(&mut connection, selection).await.map_err(|error| {
+            let references = selection.persons.len() + selection.groups.len() + selection.clients.len();
+            failed(format!("loading the persons, groups and clients of {references} selected references"), error)
+        })
+    }
+
+    async fn load_images(
+        &self,
+        persons: &[PersonId],
+    ) -> Result<HashMap<PersonId, WebdeskImage>, StoreError> {
+        let mut connection = self.connection().await?;
+        images::load_images(&mut connection, persons).await.map_err(|error| match error {
+            ImageError::Database(error) => failed(format!("loading the images of {} persons", persons.len()), error),
+            ImageError::UnknownAuthor { person_id, modified_by } => StoreError(format!(
+                "the image of person {person_id} has modified_by {modified_by:?}, expected \"upload\" or \"graph-sync\"; fix the row in person_images"
+            )),
+        })
+    }
+
+    async fn load_states(
+        &self,
+        persons: &[PersonId],
+    ) -> Result<HashMap<PersonId, SyncState>, StoreError> {
+        let mut connection = self.connection().await?;
+        state::load_states(&mut connection, persons)
+            .await
+            .map_err(|error| {
+                failed(
+                    format!("loading the sync states of {} persons", persons.len()),
+                    error,
+                )
+            })
+    }
+
+    async fn store_photo(&self, write: PhotoWrite<'_>) -> Result<WriteResult, StoreError> {
+        let mut connection = self.connection().await?;
+        images::store_photo(&mut connection, &write)
+            .await
+            .map_err(|error| {
+                failed(
+                    format!("storing the photo of person {}", write.person_id),
+                    error,
+                )
+            })
+    }
+
+    async fn record_states(&self, states: &[(PersonId, SyncState)]) -> Result<(), StoreError> {
+        let mut connection = self.connection().await?;
+        state::record_states(&mut connection, states)
+            .await
+            .map_err(|error| {
+                failed(
+                    format!("recording the sync states of {} persons", states.len()),
+                    error,
+                )
+            })
+    }
+}
+
+/// Builds the store error for a failed operation. diesel's messages never contain bound
+/// values, so no photo bytes end up in the message.
+fn failed(operation: String, error: diesel::result::Error) -> StoreError {
+    StoreError(format!("{operation} failed: {error}"))
+}
