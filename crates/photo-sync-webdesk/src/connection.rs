@@ -160,8 +160,8 @@ async fn establish_sqlite(path: &str) -> Result<SqliteWrapper, ConnectError> {
                 reason: error.to_string(),
             })?;
 
-    // WAL lets Webdesk read while the job writes. SQLite checks foreign keys only when a
-    // connection asks for it, and the busy timeout is per connection as well.
+    // WAL lets Webdesk read while the job writes. SQLite enforces foreign keys only on
+    // connections that enable them, and the busy timeout is per connection as well.
     let setup = format!(
         "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
     );

@@ -27,7 +27,7 @@ struct ImageRow {
     version: i64,
 }
 
-/// Why reading or writing images failed.
+/// A failure while loading images.
 #[derive(Debug)]
 pub(crate) enum ImageError {
     Database(DieselError),
@@ -85,7 +85,7 @@ fn parse_modified_by(row: &ImageRow) -> Result<ModifiedBy, ImageError> {
         })
 }
 
-/// Why the write transaction ended without a commit.
+/// The reason a photo write transaction rolls back.
 enum WriteAbort {
     /// The image row is not at the expected version any more, or appeared meanwhile.
     Conflict,

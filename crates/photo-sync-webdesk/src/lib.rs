@@ -30,8 +30,9 @@ use connection::{DatabaseUrl, DbConnection};
 use images::ImageError;
 pub use migrate::MigrationSummary;
 
-/// The most keys bound in one `IN (...)` list; longer lists are split into several
-/// queries. It stays below 999, the bound-parameter limit of SQLite before 3.32.
+/// The maximum number of keys bound in one `IN (...)` list. Longer lists are split into
+/// several queries, so a statement stays below 999 bound parameters, the limit of SQLite
+/// before 3.32 (later versions allow 32766).
 const MAX_KEYS_PER_QUERY: usize = 500;
 
 /// The Webdesk database, opened from a URL. The store methods share one connection,
@@ -55,7 +56,7 @@ impl WebdeskDb {
     /// `postgresql://`.
     ///
     /// A missing SQLite file is created, so that [`WebdeskDb::migrate`] can set up an
-    /// empty database; its folder must exist.
+    /// empty database. Its folder must exist.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
         let target = DatabaseUrl::parse(url)?;
         let connection = connection::establish(&target).await?;
@@ -65,15 +66,15 @@ impl WebdeskDb {
         })
     }
 
-    /// `"sqlite"` or `"postgresql"`.
+    /// Returns the backend name, `"sqlite"` or `"postgresql"`.
     pub fn backend_name(&self) -> &'static str {
         self.target.backend_name()
     }
 
     /// Creates the job's own tables with embedded diesel migrations, skipping those
-    /// already applied. With `with_webdesk_schema`, first creates those of the five
-    /// Webdesk contract tables that do not exist yet; without it, fails when any of them
-    /// is missing. Never alters or drops an existing table.
+    /// already applied. With `with_webdesk_schema`, it first creates those of the five
+    /// Webdesk contract tables that do not exist yet. Without it, it fails when any of them
+    /// is missing. It never alters or drops an existing table.
     ///
     /// # Panics
     ///
@@ -90,7 +91,8 @@ impl WebdeskDb {
     }
 
     /// Locks the shared connection, replacing it first when an earlier call was cancelled
-    /// in the middle of a transaction. Connection pools apply the same check.
+    /// in the middle of a transaction. diesel-async's connection pools apply the same
+    /// check before they hand out a connection again.
     async fn connection(&self) -> Result<MutexGuard<'_, DbConnection>, StoreError> {
         let mut connection = self.connection.lock().await;
 
@@ -99,6 +101,10 @@ impl WebdeskDb {
                 &mut connection,
             );
         if broken {
+            tracing::warn!(
+                database.backend = self.backend_name(),
+                "Reopening the database connection because an earlier call was cancelled inside a transaction"
+            );
             *connection = connection::establish(&self.target).await.map_err(|error| {
                 StoreError(format!("reopening the database connection after an interrupted transaction failed: {error}"))
             })?;
@@ -169,8 +175,8 @@ impl WebdeskStore for WebdeskDb {
     }
 }
 
-/// Builds the store error for a failed operation. diesel's messages never contain bound
-/// values, so no photo bytes end up in the message.
+/// Builds the store error for a failed operation. diesel's error text does not include
+/// bound parameters, so the photo bytes stay out of the message.
 fn failed(operation: String, error: diesel::result::Error) -> StoreError {
     StoreError(format!("{operation} failed: {error}"))
 }

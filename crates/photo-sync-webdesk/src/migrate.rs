@@ -32,7 +32,8 @@ pub(crate) const WEBDESK_TABLES: [&str; 5] = [
     "person_images",
 ];
 
-/// What [`crate::WebdeskDb::migrate`] created, for the command line to print.
+/// The tables and migrations that [`crate::WebdeskDb::migrate`] created, for the command
+/// line to print.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationSummary {
     /// Webdesk contract tables created because the database did not have them.
@@ -42,7 +43,7 @@ pub struct MigrationSummary {
 }
 
 impl MigrationSummary {
-    /// Whether the database was already up to date.
+    /// Returns `true` when the database was already up to date.
     pub fn is_empty(&self) -> bool {
         self.created_tables.is_empty() && self.applied_migrations.is_empty()
     }
@@ -129,7 +130,7 @@ struct FoundTable {
     name: Option<String>,
 }
 
-/// Whether a table of this name is visible to unqualified queries.
+/// Returns whether a table of this name is visible to unqualified queries.
 async fn table_exists(conn: &mut DbConnection, table: &str) -> QueryResult<bool> {
     // SQLite compares table names case-insensitively. PostgreSQL's `to_regclass` resolves
     // the name through the search path exactly like the job's queries do.

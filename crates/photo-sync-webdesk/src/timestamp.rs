@@ -1,10 +1,10 @@
 //! Timestamps in the form the Webdesk contract fixes: UTC, and in SQLite the text
 //! `YYYY-MM-DD HH:MM:SS.ffffff`.
 //!
-//! diesel 2.4 writes a SQLite `Timestamp` with as many fraction digits as the value needs
-//! (`12:00:00.5`, or nine digits for nanoseconds), so this module binds SQLite timestamps
-//! as text it formats itself, and PostgreSQL timestamps as `TIMESTAMPTZ` so the session
-//! time zone never shifts them.
+//! diesel 2.4 writes a SQLite `Timestamp` with as many fraction digits as the value needs,
+//! such as `12:00:00.5` or nine digits for nanoseconds. This module therefore binds SQLite
+//! timestamps as text it formats itself. PostgreSQL timestamps are bound as `TIMESTAMPTZ`,
+//! so the session time zone cannot shift them.
 
 use diesel::QueryResult;
 use diesel::expression::{
@@ -109,6 +109,27 @@ mod tests {
         for (value, text) in cases {
             assert_eq!(UtcTimestamp::new(value).sqlite_text, text, "value {value}");
         }
+    }
+
+    #[test]
+    fn diesel_alone_trims_fraction_digits() {
+        use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+
+        #[derive(QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = Text)]
+            value: String,
+        }
+
+        // This is why `UtcTimestamp` formats SQLite timestamps itself. If diesel starts
+        // writing six digits, the workaround can go.
+        let mut connection =
+            SqliteConnection::establish(":memory:").expect("an in-memory database opens");
+        let rows: Vec<Value> = diesel::sql_query("SELECT CAST(? AS TEXT) AS value")
+            .bind::<Timestamp, _>(time::macros::datetime!(2026-03-01 08:15:30.5))
+            .load(&mut connection)
+            .expect("the query runs");
+        assert_eq!(rows[0].value, "2026-03-01 08:15:30.5");
     }
 
     #[test]

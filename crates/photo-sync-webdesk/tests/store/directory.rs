@@ -47,7 +47,7 @@ async fn seeded() -> (TestDb, photo_sync_webdesk::WebdeskDb) {
     (db, store)
 }
 
-/// One line per row, so a snapshot shows exactly which rows were loaded.
+/// Describes each loaded row on one line, so a snapshot shows exactly which rows were loaded.
 fn describe(directory: &Directory) -> String {
     let mut out = String::new();
     for client in &directory.clients {
@@ -270,7 +270,7 @@ async fn overlapping_references_load_each_row_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn loaded_rows_resolve_like_the_domain_expects() {
+async fn loaded_rows_resolve_selection() {
     let (_db, store) = seeded().await;
     let selection = Selection {
         groups: vec![

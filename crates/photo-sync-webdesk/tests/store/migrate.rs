@@ -89,7 +89,7 @@ async fn migrate_without_flag_reports_missing_tables() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn migrate_without_flag_names_only_missing_persons() {
+async fn migrate_names_only_missing_table() {
     let db = TestDb::new();
     let without_persons: String = WEBDESK_SCHEMA
         .split(';')
@@ -216,12 +216,12 @@ async fn migration_table_records_only_own_migration() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn connect_sets_wal_and_foreign_keys() {
+async fn connect_sets_wal_journal_mode() {
     let db = TestDb::new();
     let store = db.connect().await;
 
     assert_eq!(store.backend_name(), "sqlite");
-    // The journal mode is stored in the file, so a second connection sees it.
+    // The journal mode is stored in the database file, so a second connection reports it.
     assert_eq!(
         db.query_one("SELECT journal_mode AS value FROM pragma_journal_mode"),
         "wal"
@@ -251,7 +251,7 @@ async fn connect_reports_missing_folder() {
 }
 
 #[tokio::test]
-async fn connect_reports_file_that_is_no_database() {
+async fn connect_reports_non_database_file() {
     let db = TestDb::new();
     std::fs::write(&db.path, "name,photo\nanna,none\n".repeat(100))
         .expect("the test file is written");

@@ -138,6 +138,10 @@ async fn store_photo_creates_version_one() {
         "graph-sync v1 image/png 2026-03-01 08:15:30.500000"
     );
     assert_eq!(image_content(&db, 100), hex(photo.bytes()));
+    assert_eq!(
+        db.query_one("SELECT observed_at AS value FROM photo_sync_state WHERE person_id = 100"),
+        "2026-03-01 08:15:29.250000"
+    );
     let states = store
         .load_states(&[PersonId(100)])
         .await
@@ -395,6 +399,23 @@ async fn record_states_accepts_empty_slice() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn loads_accept_empty_slices() {
+    let (_db, store) = seeded().await;
+
+    let images = store
+        .load_images(&[])
+        .await
+        .expect("no persons is no error");
+    let states = store
+        .load_states(&[])
+        .await
+        .expect("no persons is no error");
+
+    assert!(images.is_empty());
+    assert!(states.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn record_states_is_all_or_nothing() {
     let (db, store) = seeded().await;
     let observed_at = datetime!(2026-03-01 08:15:29 UTC);
@@ -444,7 +465,7 @@ async fn store_recovers_after_cancelled_write() {
     release.join().expect("the other writer finished");
 
     // Reusing the connection would run this write inside the dangling transaction, which
-    // already holds the cancelled INSERT, and report a conflict.
+    // already contains the cancelled INSERT, and report a conflict.
     let result = store
         .store_photo(write(100, None, &photo, recorded.clone()))
         .await
