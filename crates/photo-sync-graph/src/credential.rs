@@ -19,7 +19,7 @@ use url::Url;
 use crate::error_chain;
 use crate::settings::{SettingsError, ValidSettings, is_loopback};
 
-/// Gets bearer tokens for Graph and turns a failure into a [`SourceError`] that says
+/// Gets bearer tokens for Graph and turns a failure into a [`SourceError`] that names
 /// what to check.
 #[derive(Debug)]
 pub(crate) struct TokenSource {
@@ -211,7 +211,7 @@ fn one_line(text: &str) -> String {
 
 /// Sends the credential's token request to a loopback token endpoint over plain http.
 ///
-/// The credential knows the endpoint by its https:// form with the same host and port.
+/// The credential addresses the endpoint by its https:// form with the same host and port.
 /// Any request for another host or port is rejected, so this transport can never send a
 /// secret in the clear anywhere but to the loopback address it was built for.
 #[derive(Debug)]
@@ -231,8 +231,8 @@ impl LoopbackTransport {
         Ok(Self { client, host, port })
     }
 
-    /// The origin the credential uses, with the port written out because 80 is not the
-    /// default port of https.
+    /// Returns the origin the credential uses, with the port written out because 80 is
+    /// not the default port of https.
     fn https_origin(&self) -> String {
         format!("https://{}:{}", self.host, self.port)
     }
@@ -252,8 +252,8 @@ impl HttpClient for LoopbackTransport {
 
         let mut request = request.clone();
         let url = request.url_mut();
-        // Switching between the two special schemes cannot fail, and setting the port
-        // afterwards keeps it even where it equals a default port.
+        // The https form drops a port of 443 as the https default, so the port is set
+        // again after the scheme.
         let switched = url.set_scheme("http").is_ok() && url.set_port(Some(self.port)).is_ok();
         if !switched {
             return Err(azure_core::Error::with_message(ErrorKind::Other, "cannot rewrite the token request URL to plain http"));

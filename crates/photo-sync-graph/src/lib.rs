@@ -7,8 +7,8 @@
 //! [`PhotoFailure`], and only a missing token fails the whole call with a [`SourceError`].
 //!
 //! Code map: `settings` validates the configuration, `credential` gets tokens,
-//! `request` sends photo requests, `retry` decides the waits when Graph throttles, and
-//! `response` gives the answers their meaning.
+//! `request` sends photo requests, `retry` computes the waits while Graph throttles, and
+//! `response` interprets Graph's responses.
 
 mod credential;
 mod request;

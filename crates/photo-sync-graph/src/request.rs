@@ -1,11 +1,11 @@
 //! Photo requests to Graph: the URL of each resource, sending one request with the bearer
 //! token and a timeout, and retrying it while Graph throttles.
 //!
-//! A request ends in a [`GraphResponse`] that holds only what the interpretation in
+//! A request ends in a [`GraphResponse`] that contains only what the interpretation in
 //! `response.rs` needs. A later `POST /v1.0/$batch` sender can build the same value from
-//! each item of a batch response, because the items carry a status, headers and a body
-//! too, and the relative URL from [`PhotoResource::relative_url`] is what a batch item
-//! takes as its `url`.
+//! each item of a batch response, because each item has a status, headers and a body.
+//! The relative URL from [`PhotoResource::relative_url`] is what a batch item takes as
+//! its `url`.
 
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ const API_VERSION: &str = "v1.0";
 /// not a photo and is not read into memory.
 const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 
-/// What a request reads of a user's photo.
+/// The part of a user's photo that a request reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PhotoResource {
     /// `/users/{key}/photo`: metadata of the largest photo, with its ETag.
@@ -41,17 +41,30 @@ impl PhotoResource {
     /// `/users/a%23EXT%23@contoso.onmicrosoft.com/photo`.
     ///
     /// The account key is percent-encoded as one path segment. This matters for guest
-    /// user principal names, whose `#EXT#` would otherwise start a URL fragment.
-    pub(crate) fn relative_url(self, account: &MicrosoftAccount) -> String {
+    /// user principal names, whose `#EXT#` would otherwise start a URL fragment. A key
+    /// that cannot be a path segment is rejected as `BadRequest`.
+    pub(crate) fn relative_url(self, account: &MicrosoftAccount) -> Result<String, PhotoFailure> {
+        let key = account.as_graph_key();
+        // The URL standard treats `.` and `..` as steps to the current and parent folder,
+        // so such a key would address another resource, such as `/users/photo`.
+        if matches!(key.trim(), "" | "." | "..") {
+            return Err(PhotoFailure {
+                kind: FailureKind::BadRequest,
+                message: format!(
+                    "the linked Microsoft account {key:?} is not a valid object id or user principal name, so no request was sent. Fix entra_object_id or entra_user_principal_name in the person master"
+                ),
+            });
+        }
+
         let mut url = Url::parse("https://graph.invalid/").expect("the fixed URL parses");
         {
             let mut segments = url.path_segments_mut().expect("an https URL has path segments");
-            segments.pop_if_empty().extend(["users", account.as_graph_key(), "photo"]);
+            segments.pop_if_empty().extend(["users", key, "photo"]);
             if self == Self::Value {
                 segments.push("$value");
             }
         }
-        url.path().to_owned()
+        Ok(url.path().to_owned())
     }
 }
 
@@ -61,7 +74,7 @@ pub(crate) struct GraphResponse {
     pub(crate) status: StatusCode,
     /// The `ETag` header, which `$value` responses carry.
     pub(crate) etag: Option<String>,
-    /// The `request-id` header, which Microsoft support asks for.
+    /// The `request-id` header, which Microsoft support needs to trace a request.
     pub(crate) request_id: Option<String>,
     pub(crate) body: Vec<u8>,
 }
@@ -86,7 +99,11 @@ impl PhotoClient {
     /// Reads one resource of one account, retrying while Graph throttles. The outer error
     /// means no token could be had, which ends the whole call.
     pub(crate) async fn fetch(&self, account: &MicrosoftAccount, resource: PhotoResource) -> Result<Result<GraphResponse, PhotoFailure>, SourceError> {
-        let url = self.absolute_url(&resource.relative_url(account));
+        let relative_url = match resource.relative_url(account) {
+            Ok(relative_url) => relative_url,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let url = self.absolute_url(&relative_url);
         let mut retries = 0;
 
         loop {
@@ -106,14 +123,14 @@ impl PhotoClient {
 
             retries += 1;
             let wait = self.retry.wait_before(retries, attempt.retry_after.as_deref());
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
             tracing::warn!(
                 graph.status = status.as_u16(),
                 graph.request_id = attempt.response.request_id.as_deref().unwrap_or(""),
-                wait_ms = wait.as_millis(),
+                wait_ms,
                 attempt = retries,
                 max_retries = self.retry.max_retries,
-                "Microsoft Graph answered {status} to a photo request, retrying in {} ms (retry {retries} of {})",
-                wait.as_millis(),
+                "Microsoft Graph responded {status} to a photo request, retrying in {wait_ms} ms (retry {retries} of {})",
                 self.retry.max_retries,
             );
             tokio::time::sleep(wait).await;
@@ -173,19 +190,33 @@ mod tests {
     #[test]
     fn relative_url_encodes_guest_upn() {
         let account = MicrosoftAccount::UserPrincipalName("ada_example.com#EXT#@contoso.onmicrosoft.com".into());
-        assert_eq!(PhotoResource::Metadata.relative_url(&account), "/users/ada_example.com%23EXT%23@contoso.onmicrosoft.com/photo");
-        assert_eq!(PhotoResource::Value.relative_url(&account), "/users/ada_example.com%23EXT%23@contoso.onmicrosoft.com/photo/$value");
+        assert_eq!(PhotoResource::Metadata.relative_url(&account), Ok("/users/ada_example.com%23EXT%23@contoso.onmicrosoft.com/photo".to_owned()));
+        assert_eq!(PhotoResource::Value.relative_url(&account), Ok("/users/ada_example.com%23EXT%23@contoso.onmicrosoft.com/photo/$value".to_owned()));
     }
 
     #[test]
     fn relative_url_keeps_key_in_one_segment() {
         let account = MicrosoftAccount::UserPrincipalName("a/b?c%d e".into());
-        assert_eq!(PhotoResource::Metadata.relative_url(&account), "/users/a%2Fb%3Fc%25d%20e/photo");
+        assert_eq!(PhotoResource::Metadata.relative_url(&account), Ok("/users/a%2Fb%3Fc%25d%20e/photo".to_owned()));
     }
 
     #[test]
     fn relative_url_of_object_id() {
         let account = MicrosoftAccount::ObjectId("9f1c3c8e-2a8b-4d2c-9a43-3f8d6f1f2b7e".into());
-        assert_eq!(PhotoResource::Value.relative_url(&account), "/users/9f1c3c8e-2a8b-4d2c-9a43-3f8d6f1f2b7e/photo/$value");
+        assert_eq!(PhotoResource::Value.relative_url(&account), Ok("/users/9f1c3c8e-2a8b-4d2c-9a43-3f8d6f1f2b7e/photo/$value".to_owned()));
+    }
+
+    #[test]
+    fn relative_url_rejects_dot_segments() {
+        for key in ["", " ", ".", ".."] {
+            let failure = PhotoResource::Metadata.relative_url(&MicrosoftAccount::ObjectId(key.into())).expect_err("not a path segment");
+            assert_eq!(failure.kind, FailureKind::BadRequest, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn relative_url_keeps_dots_inside_key() {
+        let account = MicrosoftAccount::UserPrincipalName("a..b@contoso.com".into());
+        assert_eq!(PhotoResource::Metadata.relative_url(&account), Ok("/users/a..b@contoso.com/photo".to_owned()));
     }
 }

@@ -1,5 +1,5 @@
-//! The meaning of Graph responses: metadata and bytes of a photo, "no photo", and the
-//! failure kinds with messages that say what to do.
+//! Interpretation of Graph responses: metadata and bytes of a photo, "no photo", and the
+//! failure kinds with messages that name the fix.
 //!
 //! Decisions use the status and the JSON `error.code`, never the human-readable
 //! `error.message`, which Microsoft may reword at any time. Messages leave out the
@@ -104,7 +104,7 @@ pub(crate) fn interpret_metadata(account: &MicrosoftAccount, response: GraphResp
         ))
     })?;
 
-    // Graph may answer a user without a photo with a 1x1 GIF placeholder whose ETag is
+    // For a user without a photo, Graph may return a 1x1 GIF placeholder whose ETag is
     // empty instead of a 404.
     let one_pixel = metadata.width == Some(1) && metadata.height == Some(1);
     let gif = metadata.content_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("image/gif"));
@@ -164,7 +164,7 @@ fn interpret_error(account: &MicrosoftAccount, response: &GraphResponse) -> Resu
         StatusCode::BAD_REQUEST if code.is_some_and(|c| NO_MAILBOX_CODES.contains(&c)) => (
             FailureKind::BadRequest,
             format!(
-                "the user has no Exchange Online mailbox, so Microsoft Graph cannot serve the photo ({details}). Assign the user an Exchange Online mailbox, or maintain the photo in Webdesk"
+                "the photo request was rejected by Microsoft Graph with a code it sends for users without an Exchange Online mailbox ({details}). Check that the user has an Exchange Online mailbox, or maintain the photo in Webdesk"
             ),
         ),
         StatusCode::BAD_REQUEST => (
@@ -183,8 +183,8 @@ fn interpret_error(account: &MicrosoftAccount, response: &GraphResponse) -> Resu
     Err(PhotoFailure { kind, message })
 }
 
-/// The failure of a request that Graph still throttled or could not serve after every
-/// retry.
+/// Builds the failure of a request that Graph still throttled or could not serve after
+/// every retry.
 pub(crate) fn still_unavailable(response: &GraphResponse, retries: u32) -> PhotoFailure {
     PhotoFailure {
         kind: FailureKind::Unavailable,
@@ -195,7 +195,7 @@ pub(crate) fn still_unavailable(response: &GraphResponse, retries: u32) -> Photo
     }
 }
 
-/// The failure of a response body longer than `limit` bytes.
+/// Builds the failure of a response body longer than `limit` bytes.
 pub(crate) fn body_too_large(status: StatusCode, request_id: Option<String>, limit: usize) -> PhotoFailure {
     let details = ResponseDetails { status, code: None, request_id: request_id.as_deref().map(sanitize) };
     invalid_response(format!(
@@ -214,8 +214,8 @@ fn status_text(status: StatusCode) -> String {
     }
 }
 
-/// Keeps server-provided text to one short line, so that a strange answer cannot forge or
-/// flood log lines.
+/// Keeps server-provided text to one short line, so that a malformed response cannot
+/// forge or flood log lines.
 fn sanitize(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(200).collect()
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-/// How photo requests are retried when Graph throttles them (429) or cannot serve them
-/// right now (503, 504).
+/// Retry limits for photo requests that Graph throttles (429) or cannot serve right now
+/// (503, 504).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt. When they are used up, the person fails with
@@ -46,7 +46,8 @@ impl RetryPolicy {
     }
 }
 
-/// Whether Graph asks the client to come back later: 429, 503 or 504.
+/// Returns whether the status is one with which Graph requests a later retry: 429, 503
+/// or 504.
 pub(crate) fn is_retried(status: StatusCode) -> bool {
     matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
 }

@@ -11,8 +11,8 @@ pub const DEFAULT_BASE_URL: &str = "https://graph.microsoft.com";
 /// Microsoft Entra ID in the global cloud.
 pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
-/// Requests sent at the same time by one call. Graph has limited photo reads to 4
-/// concurrent requests per application and mailbox.
+/// Requests sent at the same time by one call. Graph has historically limited photo reads
+/// to 4 concurrent requests per application and mailbox.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
 
 /// The scope requested when Graph is a loopback simulator. A simulator accepts any
@@ -95,7 +95,6 @@ pub enum SettingsError {
 }
 
 /// Settings after validation, with parsed URLs.
-#[derive(Clone)]
 pub(crate) struct ValidSettings {
     pub(crate) tenant_id: String,
     pub(crate) client_id: String,
@@ -152,7 +151,7 @@ impl GraphSettings {
 }
 
 impl ValidSettings {
-    /// The `.default` scope of the Graph host in `base_url`, such as
+    /// Returns the `.default` scope of the Graph host in `base_url`, such as
     /// `https://graph.microsoft.us/.default` for US Government L4.
     pub(crate) fn graph_scope(&self) -> String {
         if is_loopback(&self.base_url) {
@@ -182,7 +181,8 @@ fn parse_endpoint(key: &'static str, value: &str) -> Result<Url, SettingsError> 
     Ok(url)
 }
 
-/// Whether the URL's host is `localhost` or a loopback address (127.0.0.0/8 or ::1).
+/// Returns whether the URL's host is `localhost` or a loopback address (127.0.0.0/8 or
+/// ::1).
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),

@@ -1,4 +1,4 @@
-//! `download`: photo bytes with their ETag, and "no photo" answers of `$value`.
+//! `download`: photo bytes with their ETag, and "no photo" responses of `$value`.
 
 use photo_sync_domain::ETag;
 use photo_sync_domain::ports::{Download, FailureKind, PhotoSource};

@@ -1,5 +1,5 @@
 //! Failures of one person: permissions, tokens, bad requests, server errors, unexpected
-//! answers and the network.
+//! responses and the network.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use wiremock::ResponseTemplate;
 
 use crate::support::*;
 
-/// Observes `OBJECT_ID` against a Graph that answers `response` and returns the failure.
+/// Observes `OBJECT_ID` against a Graph that returns `response` and returns the failure.
 async fn observe_failure(response: ResponseTemplate) -> PhotoFailure {
     let server = start_graph().await;
     graph_get(metadata_path(OBJECT_ID)).respond_with(response).expect(1).mount(&server).await;
@@ -62,6 +62,19 @@ async fn bad_request_without_mailbox() {
 }
 
 #[tokio::test]
+async fn bad_request_mailbox_codes() {
+    for code in ["MailboxNotHostedInExchangeOnline", "MailboxNotEnabledForRESTAPI", "AuthenticationError"] {
+        let response = ResponseTemplate::new(400).set_body_json(graph_error(code, "r-400"));
+
+        let failure = observe_failure(response).await;
+
+        assert_eq!(failure.kind, FailureKind::BadRequest, "{code}");
+        assert!(failure.message.contains("without an Exchange Online mailbox"), "{code}: {}", failure.message);
+        assert!(failure.message.contains(&format!("code {code}")), "{code}: {}", failure.message);
+    }
+}
+
+#[tokio::test]
 async fn bad_request_other_code() {
     let response = ResponseTemplate::new(400).set_body_json(graph_error("Request_BadRequest", "r-400b"));
 
@@ -89,6 +102,19 @@ async fn unexpected_status_is_invalid_response() {
 
     assert_eq!(failure.kind, FailureKind::InvalidResponse);
     insta::assert_snapshot!(failure.message);
+}
+
+#[tokio::test]
+async fn dot_segment_key_is_not_sent() {
+    let server = start_graph().await;
+
+    let results = source(&server).observe(&[object_id("..")]).await.expect("a token is issued");
+
+    let failure = results[0].clone().expect_err("`..` is not a user");
+    assert_eq!(failure.kind, FailureKind::BadRequest);
+    insta::assert_snapshot!(failure.message);
+    let requests = server.received_requests().await.expect("request recording is on");
+    assert!(requests.iter().all(|r| r.url.path().ends_with("/token")), "a photo request was sent");
 }
 
 #[tokio::test]

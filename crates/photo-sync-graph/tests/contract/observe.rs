@@ -1,4 +1,4 @@
-//! `observe`: photo metadata, placeholders, "no photo" answers, account keys and order.
+//! `observe`: photo metadata, placeholders, "no photo" responses, account keys and order.
 
 use std::time::{Duration, Instant};
 
@@ -144,7 +144,7 @@ async fn observe_keeps_input_order_under_concurrency() {
     let delay = Duration::from_millis(300);
     let keys: Vec<String> = (0..8).map(|i| format!("user-{i}")).collect();
     for (i, key) in keys.iter().enumerate() {
-        // Earlier accounts answer later, so completion order is the reverse of the input
+        // Earlier accounts respond later, so completion order is the reverse of the input
         // order within each group of parallel requests.
         let extra = Duration::from_millis(20 * (8 - i as u64));
         graph_get(metadata_path(key))
@@ -187,4 +187,20 @@ async fn observe_mixed_results_per_account() {
     assert_eq!(results[0].as_ref().map_err(|f| f.kind), Err(FailureKind::UnknownUser));
     assert_eq!(results[1], Ok(GraphObservation::Photo(etag("\"P\""))));
     assert_eq!(results[2], Ok(GraphObservation::NoPhoto));
+}
+
+#[tokio::test]
+async fn observe_base_url_with_path() {
+    let server = start_graph().await;
+    graph_get(format!("/graph{}", metadata_path(OBJECT_ID)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"P1\"")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let settings = photo_sync_graph::GraphSettings { base_url: format!("{}/graph/", server.uri()), ..settings(&server) };
+    let source = GraphPhotoSource::new(settings).expect("valid settings");
+
+    let results = source.observe(&[object_id(OBJECT_ID)]).await.expect("a token is issued");
+
+    assert_eq!(results, vec![Ok(GraphObservation::Photo(etag("\"P1\"")))]);
 }

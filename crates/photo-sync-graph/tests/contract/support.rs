@@ -1,4 +1,4 @@
-//! A wiremock server that issues tokens and answers like Graph, and helpers to build the
+//! A wiremock server that issues tokens and responds like Graph, and helpers to build the
 //! adapter against it.
 
 use std::time::Duration;
@@ -20,9 +20,9 @@ pub const OBJECT_ID: &str = "9f1c3c8e-2a8b-4d2c-9a43-3f8d6f1f2b7e";
 /// Retries without noticeable waits, for tests that do not look at the wait itself.
 pub const FAST_RETRY: RetryPolicy = RetryPolicy { max_retries: 3, initial_backoff: Duration::from_millis(1), max_wait: Duration::from_secs(1) };
 
-/// Starts a server that issues `ACCESS_TOKEN` to the test app and answers every request
-/// that no test mock matches with 418, so that a request the test did not plan for can
-/// never pass as a 404 "no photo".
+/// Starts a server that issues `ACCESS_TOKEN` to the test app and responds with 418 to
+/// every request that no test mock matches. A request the test did not plan for thus
+/// never passes as a 404 "no photo".
 pub async fn start_graph() -> MockServer {
     let server = MockServer::start().await;
     mount_token_endpoint(&server).await;
@@ -76,12 +76,12 @@ pub fn value_path(encoded_key: &str) -> String {
     format!("/v1.0/users/{encoded_key}/photo/$value")
 }
 
-/// A Graph request for `path` that carries the test token.
+/// Starts a mock of a Graph GET request for `request_path` that carries the test token.
 pub fn graph_get(request_path: String) -> wiremock::MockBuilder {
     Mock::given(method("GET")).and(path(request_path)).and(header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
 }
 
-/// A Graph error body as documented, with a request id inside `innerError`.
+/// Builds a Graph error body as documented, with a request id inside `innerError`.
 pub fn graph_error(code: &str, request_id: &str) -> Value {
     json!({
         "error": {
