@@ -22,7 +22,7 @@ async fn broken_photos_keep_old_image() {
     assert_eq!(output.status, 3, "{}", output.stderr);
     assert_eq!(
         outcomes(&report),
-        vec![(1, "failed".to_owned()), (2, "failed".to_owned()), (3, "failed".to_owned()), (4, "updated".to_owned())],
+        vec![(1, "failed".to_owned()), (2, "failed".to_owned()), (3, "failed".to_owned()), (4, "created".to_owned())],
         "the job goes on after each failure"
     );
     for id in 1..=3 {

@@ -118,8 +118,8 @@ fn demo_persons() -> Vec<DemoPerson> {
         DemoPerson { active: false, ..person(211, 2, "e.koch", "Elias", "Koch", NONE) },
         person(212, 2, "e.richter", "Emilia", "Richter", NONE),
         person(213, 2, "n.klein", "Noah", "Klein", NONE),
-        // Belongs to a client and groups that are not selected.
-        person(214, 2, "l.wolf", "Leon", "Wolf", &[(21, "2020-01-01", None)]),
+        // ACME-AT, only in a group that is not selected.
+        person(132, 1, "l.wolf", "Leon", "Wolf", &[(14, "2020-01-01", None)]),
     ]
 }
 
@@ -182,6 +182,7 @@ fn seed(db: &WebdeskFile, graph: &GraphSim, persons: &[DemoPerson]) {
     db.add_group(11, 1, "HR", None, None);
     db.add_group(12, 1, "VERTRIEB", Some("2022-01-01"), None);
     db.add_group(13, 1, "PROJEKT-2024", Some("2024-01-01"), Some("2024-12-31"));
+    db.add_group(14, 1, "EINKAUF", None, None);
     db.add_group(20, 2, "IT", None, None);
     db.add_group(21, 2, "LOGISTIK", None, None);
 
@@ -199,7 +200,15 @@ fn seed(db: &WebdeskFile, graph: &GraphSim, persons: &[DemoPerson]) {
             db.add_membership(*group, person.id, from, *to);
         }
 
-        let portrait = fixture(PORTRAITS[index % PORTRAITS.len()]);
+        // An upload of a different picture than the Graph photo, unless the case wants
+        // the same bytes.
+        let mut portrait_name = PORTRAITS[index % PORTRAITS.len()];
+        if let Local::Upload(upload) = person.local
+            && upload == portrait_name
+        {
+            portrait_name = PORTRAITS[(index + 1) % PORTRAITS.len()];
+        }
+        let portrait = fixture(portrait_name);
         let etag = format!("\"{:08X}\"", 0x5EED_0000 + person.id);
         match person.graph {
             Graph::Portrait => graph.set_photo(&key, &etag, portrait.clone()),
