@@ -23,7 +23,8 @@ impl World {
         let binary = PhotoSync::locate();
         let db = WebdeskFile::open(&dir.path().join("webdesk.db"));
 
-        let output = binary.run(dir.path(), &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
+        let output =
+            binary.run(dir.path(), &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
         assert_eq!(output.status, 0, "db migrate failed: {}", output.stderr);
         db.add_client(1, "ACME-AT");
 
@@ -51,7 +52,8 @@ impl World {
     pub async fn run(&self) -> (RunOutput, Value) {
         let report_path = self.dir.path().join("report.json");
         let _ = std::fs::remove_file(&report_path);
-        let output = self.binary.run(self.dir.path(), &["run", "--config", "job.toml", "--report", "report.json"], &[]).await;
+        let output =
+            self.binary.run(self.dir.path(), &["run", "--config", "job.toml", "--report", "report.json"], &[]).await;
 
         assert!(!output.stderr.contains(SECRET), "the client secret leaked to stderr");
         assert!(!output.stdout.contains(SECRET), "the client secret leaked to stdout");

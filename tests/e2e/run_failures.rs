@@ -47,7 +47,11 @@ async fn person_without_link_fails() {
 
     assert_eq!(output.status, 3, "{}", output.stderr);
     assert_eq!(outcomes(&report), vec![(1, "failed".to_owned())]);
-    assert!(output.stderr.contains("Failed to update the photo image of person 1 (Vorname Nachname 1)"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("Failed to update the photo image of person 1 (Vorname Nachname 1)"),
+        "{}",
+        output.stderr
+    );
     assert!(detail(&report, 1).contains("no linked Microsoft account"), "{}", detail(&report, 1));
 }
 
@@ -72,7 +76,11 @@ async fn access_denied_fails_person_only() {
 async fn missing_photos_keep_webdesk_image() {
     let world = World::new().await;
     let old = fixture("grace-hopper-48.jpg");
-    for (id, user) in [(1, SimUser::NoPhoto { code: "ImageNotFound" }), (2, SimUser::NoPhoto { code: "ErrorItemNotFound" }), (3, SimUser::Placeholder)] {
+    for (id, user) in [
+        (1, SimUser::NoPhoto { code: "ImageNotFound" }),
+        (2, SimUser::NoPhoto { code: "ErrorItemNotFound" }),
+        (3, SimUser::Placeholder),
+    ] {
         world.add_linked_person(id, &format!("user{id}"));
         world.db.put_image(id, &old, "2026-11-01 10:00:00", "upload", 1);
         world.graph.set(&format!("object-{id}"), user);
@@ -98,7 +106,10 @@ async fn unknown_user_fails_person() {
 
     assert_eq!(output.status, 3, "{}", output.stderr);
     assert_eq!(outcomes(&report), vec![(1, "failed".to_owned())]);
-    assert!(world.graph.requests().iter().any(|r| r.contains("anna@contoso.example")), "the UPN is used when no object id is set");
+    assert!(
+        world.graph.requests().iter().any(|r| r.contains("anna@contoso.example")),
+        "the UPN is used when no object id is set"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,7 +123,12 @@ async fn unresolved_references_exit_three() {
 
     assert_eq!(output.status, 3, "{}", output.stderr);
     assert_eq!(outcomes(&report), vec![(1, "created".to_owned())], "the rest still runs");
-    let references: Vec<&str> = report["unresolved"].as_array().expect("array").iter().map(|u| u["reference"].as_str().expect("reference")).collect();
+    let references: Vec<&str> = report["unresolved"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|u| u["reference"].as_str().expect("reference"))
+        .collect();
     assert_eq!(references, ["nobody", "NOPE", "ACME-CH"]);
     assert!(output.stderr.contains("unresolved: person \"nobody\": not found"), "{}", output.stderr);
 }
@@ -146,7 +162,9 @@ async fn unknown_key_exits_two() {
 async fn plain_http_graph_rejected() {
     let world = World::new().await;
     let path = world.write_config("newest", "persons = [1]");
-    let text = std::fs::read_to_string(&path).expect("read").replace(&format!("base_url = \"{}\"", world.graph.uri()), "base_url = \"http://graph.example.com\"");
+    let text = std::fs::read_to_string(&path)
+        .expect("read")
+        .replace(&format!("base_url = \"{}\"", world.graph.uri()), "base_url = \"http://graph.example.com\"");
     std::fs::write(&path, text).expect("write");
 
     let (output, _) = world.run().await;
@@ -159,11 +177,48 @@ async fn plain_http_graph_rejected() {
 async fn missing_database_exits_one() {
     let world = World::new().await;
     let path = world.write_config("newest", "persons = [1]");
-    let text = std::fs::read_to_string(&path).expect("read").replace("sqlite://webdesk.db", "sqlite://missing-folder/webdesk.db");
+    let text = std::fs::read_to_string(&path)
+        .expect("read")
+        .replace("sqlite://webdesk.db", "sqlite://missing-folder/webdesk.db");
     std::fs::write(&path, text).expect("write");
 
     let (output, _) = world.run().await;
 
     assert_eq!(output.status, 1, "{}", output.stderr);
     assert!(output.stderr.contains("missing-folder"), "the message names the path: {}", output.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_client_secret_exits_one() {
+    let world = World::new().await;
+    world.add_linked_person(1, "anna");
+    world.db.put_image(1, &fixture("grace-hopper-48.jpg"), "2026-11-01 10:00:00", "upload", 1);
+    world.graph.reject_client();
+    world.write_config("overwrite", "persons = [1]");
+
+    let (output, report) = world.run().await;
+
+    assert_eq!(output.status, 1, "{}", output.stderr);
+    assert!(output.stderr.contains("invalid_client"), "names the reason: {}", output.stderr);
+    assert!(
+        output.stderr.contains("sim-tenant") && output.stderr.contains("sim-client"),
+        "names the ids: {}",
+        output.stderr
+    );
+    assert!(report.is_null(), "no report for a run that could not use Graph");
+    assert_eq!(world.db.image(1).expect("image").version, 1, "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_before_migrate_explains() {
+    let world = World::new().await;
+    world.db.execute("DROP TABLE photo_sync_state");
+    world.add_linked_person(1, "anna");
+    world.graph.set_photo("object-1", "\"A\"", fixture("grace-hopper-48.jpg"));
+    world.write_config("overwrite", "persons = [1]");
+
+    let (output, _) = world.run().await;
+
+    assert_eq!(output.status, 1, "{}", output.stderr);
+    assert!(output.stderr.contains("photo-sync db migrate"), "names the fix: {}", output.stderr);
 }

@@ -46,7 +46,12 @@ impl PhotoSync {
     /// Runs the binary with `args` and extra environment variables, in `dir`.
     pub async fn run(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> RunOutput {
         let mut command = tokio::process::Command::new(&self.path);
-        command.args(args).current_dir(dir).stdin(Stdio::null()).env_remove("AZURE_CLIENT_SECRET").env_remove("RUST_LOG");
+        command
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .env_remove("AZURE_CLIENT_SECRET")
+            .env_remove("RUST_LOG");
         for (key, value) in env {
             command.env(key, value);
         }
@@ -60,7 +65,8 @@ impl PhotoSync {
 }
 
 fn build_binary() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the tests folder is inside the workspace").to_owned();
+    let workspace =
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the tests folder is inside the workspace").to_owned();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
         .args(["build", "--quiet", "--package", "photo-sync", "--bin", "photo-sync"])

@@ -33,6 +33,8 @@ struct State {
     /// Runs right before `$value` of that key is answered, to race the job.
     download_hooks: HashMap<String, Hook>,
     requests: Vec<String>,
+    /// Whether the token endpoint rejects the client, as Entra does for a wrong secret.
+    reject_client: bool,
 }
 
 /// The simulator. Dropping it stops the server.
@@ -80,6 +82,11 @@ impl GraphSim {
         self.set(key, SimUser::Photo { etag: etag.to_owned(), bytes });
     }
 
+    /// Makes the token endpoint reject the client credentials (401 `invalid_client`).
+    pub fn reject_client(&self) {
+        self.lock().reject_client = true;
+    }
+
     /// Runs `hook` each time the photo bytes of `key` are requested, before answering.
     pub fn on_download(&self, key: &str, hook: impl Fn() + Send + Sync + 'static) {
         self.lock().download_hooks.insert(key.to_owned(), Box::new(hook));
@@ -111,9 +118,18 @@ struct TokenResponder {
 impl Respond for TokenResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         record(&self.state, request);
+        if self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).reject_client {
+            return ResponseTemplate::new(401).set_body_json(json!({
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.\r\nTrace ID: 00000000-0000-4000-8000-000000000002",
+                "error_codes": [7000215],
+            }));
+        }
         let body = String::from_utf8_lossy(&request.body);
         if !body.contains("grant_type=client_credentials") {
-            return ResponseTemplate::new(400).set_body_json(json!({"error": "unsupported_grant_type", "error_description": "AADSTS70003: simulated"}));
+            return ResponseTemplate::new(400).set_body_json(
+                json!({"error": "unsupported_grant_type", "error_description": "AADSTS70003: simulated"}),
+            );
         }
         ResponseTemplate::new(200).set_body_json(json!({
             "token_type": "Bearer",

@@ -70,11 +70,21 @@ impl WebdeskFile {
     }
 
     pub fn add_client(&self, id: i64, short_name: &str) {
-        self.execute(&format!("INSERT INTO clients (id, short_name, name) VALUES ({id}, '{short_name}', '{short_name} GmbH')"));
+        self.execute(&format!(
+            "INSERT INTO clients (id, short_name, name) VALUES ({id}, '{short_name}', '{short_name} GmbH')"
+        ));
     }
 
     /// Adds a person; `object_id` and `upn` are the Microsoft account link columns.
-    pub fn add_person(&self, id: i64, client_id: i64, username: &str, active: bool, object_id: Option<&str>, upn: Option<&str>) {
+    pub fn add_person(
+        &self,
+        id: i64,
+        client_id: i64,
+        username: &str,
+        active: bool,
+        object_id: Option<&str>,
+        upn: Option<&str>,
+    ) {
         let text = |v: Option<&str>| v.map_or_else(|| "NULL".to_owned(), |v| format!("'{v}'"));
         self.execute(&format!(
             "INSERT INTO persons (id, client_id, username, first_name, last_name, active, entra_object_id, entra_user_principal_name) \
@@ -86,7 +96,14 @@ impl WebdeskFile {
     }
 
     /// Adds a group; dates are `YYYY-MM-DD` or `None` for unbounded.
-    pub fn add_group(&self, id: i64, client_id: i64, short_name: &str, valid_from: Option<&str>, valid_to: Option<&str>) {
+    pub fn add_group(
+        &self,
+        id: i64,
+        client_id: i64,
+        short_name: &str,
+        valid_from: Option<&str>,
+        valid_to: Option<&str>,
+    ) {
         let date = |v: Option<&str>| v.map_or_else(|| "NULL".to_owned(), |v| format!("'{v}'"));
         self.execute(&format!(
             "INSERT INTO groups (id, client_id, short_name, name, valid_from, valid_to) VALUES ({id}, {client_id}, '{short_name}', 'Gruppe {short_name}', {}, {})",
@@ -131,19 +148,23 @@ impl WebdeskFile {
 
     pub fn image(&self, person_id: i64) -> Option<ImageRow> {
         let mut connection = self.connect();
-        diesel::sql_query("SELECT content, content_type, modified_at, modified_by, version FROM person_images WHERE person_id = ?")
-            .bind::<BigInt, _>(person_id)
-            .load::<ImageRow>(&mut connection)
-            .expect("read the image")
-            .pop()
+        diesel::sql_query(
+            "SELECT content, content_type, modified_at, modified_by, version FROM person_images WHERE person_id = ?",
+        )
+        .bind::<BigInt, _>(person_id)
+        .load::<ImageRow>(&mut connection)
+        .expect("read the image")
+        .pop()
     }
 
     pub fn state(&self, person_id: i64) -> Option<StateRow> {
         let mut connection = self.connect();
-        diesel::sql_query("SELECT stored_etag, written_version, observed_etag, observed_at FROM photo_sync_state WHERE person_id = ?")
-            .bind::<BigInt, _>(person_id)
-            .load::<StateRow>(&mut connection)
-            .expect("read the sync state")
-            .pop()
+        diesel::sql_query(
+            "SELECT stored_etag, written_version, observed_etag, observed_at FROM photo_sync_state WHERE person_id = ?",
+        )
+        .bind::<BigInt, _>(person_id)
+        .load::<StateRow>(&mut connection)
+        .expect("read the sync state")
+        .pop()
     }
 }

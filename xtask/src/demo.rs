@@ -67,8 +67,26 @@ struct DemoPerson {
     groups: &'static [(i64, &'static str, Option<&'static str>)],
 }
 
-const fn person(id: i64, client: i64, username: &'static str, first: &'static str, last: &'static str, groups: &'static [(i64, &'static str, Option<&'static str>)]) -> DemoPerson {
-    DemoPerson { id, client, username, first, last, active: true, link: Link::ObjectId, graph: Graph::Portrait, local: Local::Nothing, groups }
+const fn person(
+    id: i64,
+    client: i64,
+    username: &'static str,
+    first: &'static str,
+    last: &'static str,
+    groups: &'static [(i64, &'static str, Option<&'static str>)],
+) -> DemoPerson {
+    DemoPerson {
+        id,
+        client,
+        username,
+        first,
+        last,
+        active: true,
+        link: Link::ObjectId,
+        graph: Graph::Portrait,
+        local: Local::Nothing,
+        groups,
+    }
 }
 
 const IT: &[(i64, &str, Option<&str>)] = &[(10, "2019-03-01", None)];
@@ -84,9 +102,16 @@ fn demo_persons() -> Vec<DemoPerson> {
         // ACME-AT (Vienna): IT, HR and sales are selected as groups.
         person(101, 1, "m.gruber", "Maria", "Gruber", IT),
         person(102, 1, "j.huber", "Johann", "Huber", IT),
-        DemoPerson { local: Local::Upload("eileen-collins-648.jpg"), ..person(103, 1, "a.wagner", "Anna", "Wagner", IT) },
+        DemoPerson {
+            local: Local::Upload("eileen-collins-648.jpg"),
+            ..person(103, 1, "a.wagner", "Anna", "Wagner", IT)
+        },
         DemoPerson { link: Link::UserPrincipalName, ..person(104, 1, "f.pichler", "Franz", "Pichler", IT) },
-        DemoPerson { graph: Graph::Broken("truncated.jpg"), local: Local::OldGraphSync, ..person(105, 1, "e.steiner", "Elisabeth", "Steiner", IT) },
+        DemoPerson {
+            graph: Graph::Broken("truncated.jpg"),
+            local: Local::OldGraphSync,
+            ..person(105, 1, "e.steiner", "Elisabeth", "Steiner", IT)
+        },
         DemoPerson { graph: Graph::Broken("html-error-page.jpg"), ..person(106, 1, "k.moser", "Karl", "Moser", IT) },
         DemoPerson { active: false, ..person(107, 1, "g.mayer", "Gertrude", "Mayer", IT) },
         person(108, 1, "t.hofer", "Thomas", "Hofer", LEFT_IT),
@@ -96,9 +121,15 @@ fn demo_persons() -> Vec<DemoPerson> {
         DemoPerson { local: Local::UploadOfGraphPhoto, ..person(114, 1, "p.fuchs", "Peter", "Fuchs", HR) },
         person(115, 1, "h.eder", "Helga", "Eder", STARTS_LATER),
         person(121, 1, "r.schmid", "Robert", "Schmid", SALES),
-        DemoPerson { graph: Graph::Error(403, "ErrorAccessDenied"), ..person(122, 1, "m.wimmer", "Monika", "Wimmer", SALES) },
+        DemoPerson {
+            graph: Graph::Error(403, "ErrorAccessDenied"),
+            ..person(122, 1, "m.wimmer", "Monika", "Wimmer", SALES)
+        },
         DemoPerson { graph: Graph::Placeholder, ..person(123, 1, "l.winkler", "Leopold", "Winkler", SALES) },
-        DemoPerson { local: Local::Upload("grace-hopper-48.jpg"), ..person(124, 1, "b.brunner", "Barbara", "Brunner", SALES) },
+        DemoPerson {
+            local: Local::Upload("grace-hopper-48.jpg"),
+            ..person(124, 1, "b.brunner", "Barbara", "Brunner", SALES)
+        },
         // The project group ended in 2024, so its members are not selected through it.
         person(131, 1, "o.lang", "Otto", "Lang", PROJECT),
         // Chosen one by one, so included although inactive.
@@ -111,7 +142,10 @@ fn demo_persons() -> Vec<DemoPerson> {
         DemoPerson { graph: Graph::Broken("empty.jpg"), ..person(205, 2, "f.weber", "Felix", "Weber", NONE) },
         DemoPerson { local: Local::Upload("grace-hopper.jpg"), ..person(206, 2, "m.meyer", "Mia", "Meyer", NONE) },
         DemoPerson { link: Link::None, ..person(207, 2, "p.wagner", "Paul", "Wagner", NONE) },
-        DemoPerson { graph: Graph::Error(400, "MailboxNotHostedInExchangeOnline"), ..person(208, 2, "e.becker", "Emma", "Becker", NONE) },
+        DemoPerson {
+            graph: Graph::Error(400, "MailboxNotHostedInExchangeOnline"),
+            ..person(208, 2, "e.becker", "Emma", "Becker", NONE)
+        },
         DemoPerson { graph: Graph::NoPhoto, ..person(209, 2, "b.schulz", "Ben", "Schulz", NONE) },
         DemoPerson { local: Local::OldGraphSync, ..person(210, 2, "h.hoffmann", "Hannah", "Hoffmann", NONE) },
         // Inactive persons of a selected client are skipped.
@@ -163,7 +197,12 @@ async fn demo(binary: &PhotoSync, folder: &Path) -> anyhow::Result<()> {
     let persons = demo_persons();
     seed(&db, &graph, &persons);
     std::fs::write(folder.join("demo.toml"), CONFIG.replace("GRAPH_URI", &graph.uri()))?;
-    println!("Demo database {} with {} persons; Graph simulator on {}", db.path().display(), persons.len(), graph.uri());
+    println!(
+        "Demo database {} with {} persons; Graph simulator on {}",
+        db.path().display(),
+        persons.len(),
+        graph.uri()
+    );
 
     let first = run_job(binary, folder, 1).await?;
     let second = run_job(binary, folder, 2).await?;
@@ -195,7 +234,10 @@ fn seed(db: &WebdeskFile, graph: &GraphSim, persons: &[DemoPerson]) {
             Link::None => (None, None, String::new()),
         };
         db.add_person(person.id, person.client, person.username, person.active, object_id_column, upn_column);
-        db.execute(&format!("UPDATE persons SET first_name = '{}', last_name = '{}' WHERE id = {}", person.first, person.last, person.id));
+        db.execute(&format!(
+            "UPDATE persons SET first_name = '{}', last_name = '{}' WHERE id = {}",
+            person.first, person.last, person.id
+        ));
         for (group, from, to) in person.groups {
             db.add_membership(*group, person.id, from, *to);
         }
@@ -221,7 +263,9 @@ fn seed(db: &WebdeskFile, graph: &GraphSim, persons: &[DemoPerson]) {
             Local::Nothing => {}
             Local::Upload(name) => db.put_image(person.id, &fixture(name), "2026-11-20 14:03:12", "upload", 2),
             Local::UploadOfGraphPhoto => db.put_image(person.id, &portrait, "2026-11-21 09:30:00", "upload", 1),
-            Local::OldGraphSync => db.put_image(person.id, &fixture("grace-hopper-48.jpg"), "2025-05-02 01:00:00", "graph-sync", 3),
+            Local::OldGraphSync => {
+                db.put_image(person.id, &fixture("grace-hopper-48.jpg"), "2025-05-02 01:00:00", "graph-sync", 3)
+            }
         }
     }
 }
@@ -237,7 +281,8 @@ async fn run_job(binary: &PhotoSync, folder: &Path, number: u32) -> anyhow::Resu
     if output.status != 0 && output.status != 3 {
         bail!("run {number} failed with exit status {}", output.status);
     }
-    let text = std::fs::read_to_string(folder.join(&report_name)).with_context(|| format!("run {number} wrote no report"))?;
+    let text =
+        std::fs::read_to_string(folder.join(&report_name)).with_context(|| format!("run {number} wrote no report"))?;
     Ok(serde_json::from_str(&text)?)
 }
 

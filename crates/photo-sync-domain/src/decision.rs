@@ -99,9 +99,17 @@ pub enum Action {
 }
 
 /// Decides, before downloading, what to do for one person.
-pub fn decide(mode: UpdateMode, graph: &GraphObservation, webdesk: Option<&WebdeskImage>, state: Option<&SyncState>) -> Decision {
+pub fn decide(
+    mode: UpdateMode,
+    graph: &GraphObservation,
+    webdesk: Option<&WebdeskImage>,
+    state: Option<&SyncState>,
+) -> Decision {
     let GraphObservation::Photo(etag) = graph else {
-        return finish(Outcome::NoGraphPhoto, Some("Microsoft 365 has no photo for this person; the Webdesk image stays"));
+        return finish(
+            Outcome::NoGraphPhoto,
+            Some("Microsoft 365 has no photo for this person; the Webdesk image stays"),
+        );
     };
     let Some(image) = webdesk else {
         return Decision::Download(AfterDownload::Store(Outcome::Created));
@@ -118,7 +126,12 @@ pub fn decide(mode: UpdateMode, graph: &GraphObservation, webdesk: Option<&Webde
         (true, false) => Decision::Download(AfterDownload::Store(Outcome::Updated)),
         (false, true) => match mode {
             UpdateMode::Overwrite => Decision::Download(AfterDownload::Store(Outcome::Updated)),
-            UpdateMode::Newest => finish(Outcome::KeptLocal, Some("the Webdesk image was uploaded after the job stored the Graph photo, which has not changed since")),
+            UpdateMode::Newest => finish(
+                Outcome::KeptLocal,
+                Some(
+                    "the Webdesk image was uploaded after the job stored the Graph photo, which has not changed since",
+                ),
+            ),
         },
         (true, true) => {
             // The last observation still saw an older ETag, so Graph changed after it. An
@@ -157,11 +170,16 @@ impl Decision {
     /// cause a write.
     pub fn after_download(then: &AfterDownload, downloaded: &[u8], webdesk: Option<&WebdeskImage>) -> Action {
         if webdesk.is_some_and(|image| image.content == downloaded) {
-            return Action::Finish { outcome: Outcome::Unchanged, detail: Some("the Graph photo has the same bytes as the Webdesk image".to_owned()) };
+            return Action::Finish {
+                outcome: Outcome::Unchanged,
+                detail: Some("the Graph photo has the same bytes as the Webdesk image".to_owned()),
+            };
         }
         match then {
             AfterDownload::Store(outcome) => Action::Store { outcome: *outcome, detail: None },
-            AfterDownload::KeepLocal(reason) => Action::Finish { outcome: Outcome::KeptLocal, detail: Some(reason.clone()) },
+            AfterDownload::KeepLocal(reason) => {
+                Action::Finish { outcome: Outcome::KeptLocal, detail: Some(reason.clone()) }
+            }
         }
     }
 }

@@ -96,7 +96,8 @@ impl ValidPhoto {
             Ok(ImageFormat::Png) => PhotoFormat::Png,
             _ => return Err(PhotoError::UnsupportedFormat { len: bytes.len(), start: printable_start(&bytes) }),
         };
-        let undecodable = |reason: String| PhotoError::Undecodable { format: format.content_type(), len: bytes.len(), reason };
+        let undecodable =
+            |reason: String| PhotoError::Undecodable { format: format.content_type(), len: bytes.len(), reason };
 
         if format == PhotoFormat::Jpeg && !ends_with_jpeg_eoi(&bytes) {
             return Err(undecodable("the end-of-image marker is missing, so the file is truncated".to_owned()));
@@ -149,9 +150,5 @@ fn ends_with_jpeg_eoi(bytes: &[u8]) -> bool {
 /// The first bytes as text where printable, so an error shows "<!DOCTYPE html" rather
 /// than a byte dump.
 fn printable_start(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(16)
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b) } else { '.' })
-        .collect()
+    bytes.iter().take(16).map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b) } else { '.' }).collect()
 }

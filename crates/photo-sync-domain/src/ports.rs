@@ -36,7 +36,9 @@ pub struct PhotoWrite<'a> {
 /// The result of a conditional photo write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteResult {
-    Stored { version: i64 },
+    Stored {
+        version: i64,
+    },
     /// The image changed (or appeared) after it was read, so nothing was written.
     Conflict,
 }
@@ -47,10 +49,16 @@ pub trait WebdeskStore: Send + Sync {
     fn load_directory(&self, selection: &Selection) -> impl Future<Output = Result<Directory, StoreError>> + Send;
 
     /// Loads the current images of these persons in a fixed number of queries.
-    fn load_images(&self, persons: &[PersonId]) -> impl Future<Output = Result<HashMap<PersonId, WebdeskImage>, StoreError>> + Send;
+    fn load_images(
+        &self,
+        persons: &[PersonId],
+    ) -> impl Future<Output = Result<HashMap<PersonId, WebdeskImage>, StoreError>> + Send;
 
     /// Loads the recorded sync state of these persons in a fixed number of queries.
-    fn load_states(&self, persons: &[PersonId]) -> impl Future<Output = Result<HashMap<PersonId, SyncState>, StoreError>> + Send;
+    fn load_states(
+        &self,
+        persons: &[PersonId],
+    ) -> impl Future<Output = Result<HashMap<PersonId, SyncState>, StoreError>> + Send;
 
     /// Stores a photo and its sync state in one transaction, unless the image changed
     /// since it was read.

@@ -95,7 +95,14 @@ pub struct SyncReport {
 impl SyncReport {
     /// Starts an empty report for a run that began at `started_at`.
     pub fn new(mode: UpdateMode, started_at: OffsetDateTime) -> Self {
-        Self { mode, started_at, finished_at: started_at, counts: Counts::default(), unresolved: Vec::new(), persons: Vec::new() }
+        Self {
+            mode,
+            started_at,
+            finished_at: started_at,
+            counts: Counts::default(),
+            unresolved: Vec::new(),
+            persons: Vec::new(),
+        }
     }
 
     /// Adds the outcome for one person and counts it.

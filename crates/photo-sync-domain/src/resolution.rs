@@ -27,7 +27,10 @@ pub enum UnresolvedReference {
     Group(GroupRef),
     Client(ClientRef),
     /// The short name matches groups of these clients (their short names, sorted).
-    AmbiguousGroup { short_name: String, clients: Vec<String> },
+    AmbiguousGroup {
+        short_name: String,
+        clients: Vec<String>,
+    },
 }
 
 impl fmt::Display for UnresolvedReference {
@@ -98,7 +101,11 @@ pub fn resolve(selection: &Selection, directory: &Directory, today: Date) -> Res
     Resolution { targets, unresolved }
 }
 
-fn match_groups(selection: &Selection, directory: &Directory, unresolved: &mut Vec<UnresolvedReference>) -> BTreeSet<GroupId> {
+fn match_groups(
+    selection: &Selection,
+    directory: &Directory,
+    unresolved: &mut Vec<UnresolvedReference>,
+) -> BTreeSet<GroupId> {
     let client_name = |id: ClientId| directory.clients.iter().find(|c| c.id == id).map(|c| c.short_name.as_str());
     let mut matched = BTreeSet::new();
 
@@ -131,7 +138,11 @@ fn match_groups(selection: &Selection, directory: &Directory, unresolved: &mut V
     matched
 }
 
-fn match_clients(selection: &Selection, directory: &Directory, unresolved: &mut Vec<UnresolvedReference>) -> BTreeSet<ClientId> {
+fn match_clients(
+    selection: &Selection,
+    directory: &Directory,
+    unresolved: &mut Vec<UnresolvedReference>,
+) -> BTreeSet<ClientId> {
     let mut matched = BTreeSet::new();
 
     for reference in &selection.clients {

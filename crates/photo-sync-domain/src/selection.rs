@@ -18,7 +18,8 @@ pub enum UpdateMode {
 
 impl UpdateMode {
     /// The values accepted by [`UpdateMode::from_str`], for error messages and help text.
-    pub const ACCEPTED: &'static str = "\"newest\" (\"Aktuellstes Bild verwenden\") or \"overwrite\" (\"Mit Groupware-Bild überschreiben\")";
+    pub const ACCEPTED: &'static str =
+        "\"newest\" (\"Aktuellstes Bild verwenden\") or \"overwrite\" (\"Mit Groupware-Bild überschreiben\")";
 
     /// The short name used in configuration files and reports.
     pub fn as_str(self) -> &'static str {
@@ -80,7 +81,10 @@ pub enum GroupRef {
     /// A group short name, valid only while exactly one client has a group of that name.
     ShortName(String),
     /// `CLIENT/GROUP`: client short name and group short name.
-    Qualified { client: String, group: String },
+    Qualified {
+        client: String,
+        group: String,
+    },
 }
 
 /// A chosen client (Mandant).

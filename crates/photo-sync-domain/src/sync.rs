@@ -70,7 +70,9 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
         let mut report = SyncReport::new(mode, self.clock.now());
 
         if selection.is_empty() {
-            tracing::info!("Nothing selected: the configuration names no persons, groups or clients, so no photo was synced");
+            tracing::info!(
+                "Nothing selected: the configuration names no persons, groups or clients, so no photo was synced"
+            );
             report.finished_at = self.clock.now();
             return Ok(report);
         }
@@ -102,7 +104,11 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
         for person in chunk {
             match &person.account {
                 Some(account) => linked.push((person, account)),
-                None => fail(report, person, "the person has no linked Microsoft account; set entra_object_id or entra_user_principal_name in the person master"),
+                None => fail(
+                    report,
+                    person,
+                    "the person has no linked Microsoft account; set entra_object_id or entra_user_principal_name in the person master",
+                ),
             }
         }
 
@@ -173,7 +179,12 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
                 }
                 Ok(Download::NoPhoto) => {
                     observed_states.push((person.id, observed(state, None, now)));
-                    finish(report, person, Outcome::NoGraphPhoto, Some("the Graph photo was removed during the run; the Webdesk image stays".to_owned()));
+                    finish(
+                        report,
+                        person,
+                        Outcome::NoGraphPhoto,
+                        Some("the Graph photo was removed during the run; the Webdesk image stays".to_owned()),
+                    );
                     continue;
                 }
                 // The ETag served with the bytes describes exactly these bytes, so it wins
@@ -190,7 +201,12 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
             };
             if photo.is_placeholder() {
                 observed_states.push((person.id, observed(state, None, now)));
-                finish(report, person, Outcome::NoGraphPhoto, Some("Microsoft 365 serves only a 1x1 placeholder; the Webdesk image stays".to_owned()));
+                finish(
+                    report,
+                    person,
+                    Outcome::NoGraphPhoto,
+                    Some("Microsoft 365 serves only a 1x1 placeholder; the Webdesk image stays".to_owned()),
+                );
                 continue;
             }
 
@@ -237,7 +253,12 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
             expected_version,
             photo,
             modified_at: now,
-            state: SyncState { stored_etag: Some(etag.clone()), written_version: Some(new_version), observed_etag: Some(etag), observed_at: now },
+            state: SyncState {
+                stored_etag: Some(etag.clone()),
+                written_version: Some(new_version),
+                observed_etag: Some(etag),
+                observed_at: now,
+            },
         };
 
         match self.store.store_photo(write).await? {
@@ -277,5 +298,10 @@ fn fail(report: &mut SyncReport, person: &Person, reason: &str) {
         person.id,
         person.display_name(),
     );
-    report.push(PersonReport { person_id: person.id, username: person.username.clone(), outcome: Outcome::Failed, detail: Some(reason.to_owned()) });
+    report.push(PersonReport {
+        person_id: person.id,
+        username: person.username.clone(),
+        outcome: Outcome::Failed,
+        detail: Some(reason.to_owned()),
+    });
 }

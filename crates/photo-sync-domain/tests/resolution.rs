@@ -36,21 +36,63 @@ fn directory() -> Directory {
             Group { id: GroupId(10), client_id: ClientId(1), short_name: "HR".into(), validity: Validity::default() },
             Group { id: GroupId(11), client_id: ClientId(1), short_name: "IT".into(), validity: Validity::default() },
             Group { id: GroupId(12), client_id: ClientId(2), short_name: "IT".into(), validity: Validity::default() },
-            Group { id: GroupId(13), client_id: ClientId(2), short_name: "OLD".into(), validity: validity(None, Some(date!(2026 - 12 - 03))) },
-            Group { id: GroupId(14), client_id: ClientId(2), short_name: "SALES".into(), validity: validity(Some(TODAY), Some(TODAY)) },
+            Group {
+                id: GroupId(13),
+                client_id: ClientId(2),
+                short_name: "OLD".into(),
+                validity: validity(None, Some(date!(2026 - 12 - 03))),
+            },
+            Group {
+                id: GroupId(14),
+                client_id: ClientId(2),
+                short_name: "SALES".into(),
+                validity: validity(Some(TODAY), Some(TODAY)),
+            },
         ],
         memberships: vec![
             // HR: 100 open-ended, 101 ended yesterday, 102 starts tomorrow, 103 inactive,
             // 104 ends today (inclusive).
-            Membership { group_id: GroupId(10), person_id: PersonId(100), validity: validity(Some(date!(2020 - 01 - 01)), None) },
-            Membership { group_id: GroupId(10), person_id: PersonId(101), validity: validity(Some(date!(2020 - 01 - 01)), Some(date!(2026 - 12 - 03))) },
-            Membership { group_id: GroupId(10), person_id: PersonId(102), validity: validity(Some(date!(2026 - 12 - 05)), None) },
-            Membership { group_id: GroupId(10), person_id: PersonId(103), validity: validity(Some(date!(2020 - 01 - 01)), None) },
-            Membership { group_id: GroupId(10), person_id: PersonId(104), validity: validity(Some(date!(2026 - 12 - 04)), Some(TODAY)) },
+            Membership {
+                group_id: GroupId(10),
+                person_id: PersonId(100),
+                validity: validity(Some(date!(2020 - 01 - 01)), None),
+            },
+            Membership {
+                group_id: GroupId(10),
+                person_id: PersonId(101),
+                validity: validity(Some(date!(2020 - 01 - 01)), Some(date!(2026 - 12 - 03))),
+            },
+            Membership {
+                group_id: GroupId(10),
+                person_id: PersonId(102),
+                validity: validity(Some(date!(2026 - 12 - 05)), None),
+            },
+            Membership {
+                group_id: GroupId(10),
+                person_id: PersonId(103),
+                validity: validity(Some(date!(2020 - 01 - 01)), None),
+            },
+            Membership {
+                group_id: GroupId(10),
+                person_id: PersonId(104),
+                validity: validity(Some(date!(2026 - 12 - 04)), Some(TODAY)),
+            },
             // OLD is expired itself, so its open membership does not count.
-            Membership { group_id: GroupId(13), person_id: PersonId(200), validity: validity(Some(date!(2020 - 01 - 01)), None) },
-            Membership { group_id: GroupId(14), person_id: PersonId(201), validity: validity(Some(date!(2020 - 01 - 01)), None) },
-            Membership { group_id: GroupId(11), person_id: PersonId(100), validity: validity(Some(date!(2020 - 01 - 01)), None) },
+            Membership {
+                group_id: GroupId(13),
+                person_id: PersonId(200),
+                validity: validity(Some(date!(2020 - 01 - 01)), None),
+            },
+            Membership {
+                group_id: GroupId(14),
+                person_id: PersonId(201),
+                validity: validity(Some(date!(2020 - 01 - 01)), None),
+            },
+            Membership {
+                group_id: GroupId(11),
+                person_id: PersonId(100),
+                validity: validity(Some(date!(2020 - 01 - 01)), None),
+            },
         ],
         persons: vec![
             person(100, 1, "anna", true),
@@ -117,7 +159,10 @@ fn client_reaches_active_persons() {
 
 #[test]
 fn persons_chosen_directly_include_inactive() {
-    let selection = Selection { persons: vec![PersonRef::Username("hans".into()), PersonRef::Id(PersonId(103))], ..Selection::default() };
+    let selection = Selection {
+        persons: vec![PersonRef::Username("hans".into()), PersonRef::Id(PersonId(103))],
+        ..Selection::default()
+    };
     assert_eq!(usernames(&selection), ["dieter", "hans"]);
 }
 
@@ -135,8 +180,15 @@ fn person_reached_several_ways_counts_once() {
 #[test]
 fn unmatched_references_are_listed() {
     let selection = Selection {
-        persons: vec![PersonRef::Username("nobody".into()), PersonRef::Id(PersonId(999)), PersonRef::Username("anna".into())],
-        groups: vec![GroupRef::ShortName("NONE".into()), GroupRef::Qualified { client: "ACME-DE".into(), group: "HR".into() }],
+        persons: vec![
+            PersonRef::Username("nobody".into()),
+            PersonRef::Id(PersonId(999)),
+            PersonRef::Username("anna".into()),
+        ],
+        groups: vec![
+            GroupRef::ShortName("NONE".into()),
+            GroupRef::Qualified { client: "ACME-DE".into(), group: "HR".into() },
+        ],
         clients: vec![ClientRef::ShortName("ACME-CH".into())],
         include_inactive: false,
     };
@@ -163,7 +215,10 @@ fn ambiguous_group_short_name_is_listed() {
     assert!(resolution.targets.is_empty());
     assert_eq!(
         resolution.unresolved,
-        vec![UnresolvedReference::AmbiguousGroup { short_name: "IT".into(), clients: vec!["ACME-AT".into(), "ACME-DE".into()] }]
+        vec![UnresolvedReference::AmbiguousGroup {
+            short_name: "IT".into(),
+            clients: vec!["ACME-AT".into(), "ACME-DE".into()]
+        }]
     );
     insta::assert_snapshot!(resolution.unresolved[0].to_string(), @r#"group "IT": ambiguous, several clients have it; write one of ACME-AT/IT, ACME-DE/IT"#);
 }

@@ -6,9 +6,13 @@ use std::sync::Mutex;
 
 use futures::executor::block_on;
 use photo_sync_domain::decision::{GraphObservation, ModifiedBy, SyncState, WebdeskImage};
-use photo_sync_domain::ports::{Clock, Download, FailureKind, PhotoFailure, PhotoSource, PhotoWrite, SourceError, StoreError, WebdeskStore, WriteResult};
+use photo_sync_domain::ports::{
+    Clock, Download, FailureKind, PhotoFailure, PhotoSource, PhotoWrite, SourceError, StoreError, WebdeskStore,
+    WriteResult,
+};
 use photo_sync_domain::{
-    ClientId, Directory, ETag, MicrosoftAccount, Outcome, Person, PersonId, PersonRef, Selection, SyncService, UpdateMode,
+    ClientId, Directory, ETag, MicrosoftAccount, Outcome, Person, PersonId, PersonRef, Selection, SyncService,
+    UpdateMode,
 };
 use time::OffsetDateTime;
 use time::macros::{date, datetime};
@@ -86,7 +90,10 @@ struct FakeGraph {
 }
 
 impl PhotoSource for FakeGraph {
-    async fn observe(&self, accounts: &[MicrosoftAccount]) -> Result<Vec<Result<GraphObservation, PhotoFailure>>, SourceError> {
+    async fn observe(
+        &self,
+        accounts: &[MicrosoftAccount],
+    ) -> Result<Vec<Result<GraphObservation, PhotoFailure>>, SourceError> {
         self.observe_calls.lock().expect("lock").push(accounts.len());
         Ok(accounts
             .iter()
@@ -98,7 +105,10 @@ impl PhotoSource for FakeGraph {
             .collect())
     }
 
-    async fn download(&self, accounts: &[MicrosoftAccount]) -> Result<Vec<Result<Download, PhotoFailure>>, SourceError> {
+    async fn download(
+        &self,
+        accounts: &[MicrosoftAccount],
+    ) -> Result<Vec<Result<Download, PhotoFailure>>, SourceError> {
         self.download_calls.lock().expect("lock").push(accounts.len());
         Ok(accounts
             .iter()
@@ -135,7 +145,11 @@ fn select_all(persons: &[Person]) -> Selection {
     Selection { persons: persons.iter().map(|p| PersonRef::Id(p.id)).collect(), ..Selection::default() }
 }
 
-fn run(store: FakeStore, graph: FakeGraph, mode: UpdateMode) -> (photo_sync_domain::SyncReport, SyncService<FakeStore, FakeGraph, FixedClock>) {
+fn run(
+    store: FakeStore,
+    graph: FakeGraph,
+    mode: UpdateMode,
+) -> (photo_sync_domain::SyncReport, SyncService<FakeStore, FakeGraph, FixedClock>) {
     let selection = select_all(&store.persons);
     let service = SyncService::new(store, graph, FixedClock).with_chunk_size(2);
     let report = block_on(service.run(mode, &selection, date!(2026 - 12 - 04))).expect("run succeeds");
@@ -174,7 +188,13 @@ fn failures_do_not_stop_the_run() {
 
     assert_eq!(
         outcomes(&report),
-        vec![(1, Outcome::Created), (2, Outcome::Failed), (3, Outcome::Failed), (4, Outcome::Failed), (5, Outcome::NoGraphPhoto)]
+        vec![
+            (1, Outcome::Created),
+            (2, Outcome::Failed),
+            (3, Outcome::Failed),
+            (4, Outcome::Failed),
+            (5, Outcome::NoGraphPhoto)
+        ]
     );
     let details: Vec<_> = report.persons.iter().map(|p| p.detail.clone().unwrap_or_default()).collect();
     assert!(details[1].contains("no linked Microsoft account"), "{}", details[1]);
@@ -188,8 +208,14 @@ fn failures_do_not_stop_the_run() {
 #[test]
 fn second_run_is_unchanged_without_download() {
     let persons: Vec<Person> = (1..=3).map(|id| person(id, true)).collect();
-    let photos: HashMap<_, _> = (1..=3).map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg"))))).collect();
-    let (first, service) = run(FakeStore { persons: persons.clone(), ..FakeStore::default() }, FakeGraph { photos: photos.clone(), ..FakeGraph::default() }, UpdateMode::Newest);
+    let photos: HashMap<_, _> = (1..=3)
+        .map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg")))))
+        .collect();
+    let (first, service) = run(
+        FakeStore { persons: persons.clone(), ..FakeStore::default() },
+        FakeGraph { photos: photos.clone(), ..FakeGraph::default() },
+        UpdateMode::Newest,
+    );
     assert_eq!(first.counts.created, 3);
 
     let store = FakeStore {
@@ -208,11 +234,14 @@ fn second_run_is_unchanged_without_download() {
 #[test]
 fn chunks_read_in_bulk() {
     let persons: Vec<Person> = (1..=5).map(|id| person(id, true)).collect();
-    let photos: HashMap<_, _> = (1..=5).map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg"))))).collect();
+    let photos: HashMap<_, _> = (1..=5)
+        .map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg")))))
+        .collect();
     let graph = FakeGraph { photos, ..FakeGraph::default() };
     let (report, service) = {
         let selection = select_all(&persons);
-        let service = SyncService::new(FakeStore { persons, ..FakeStore::default() }, graph, FixedClock).with_chunk_size(2);
+        let service =
+            SyncService::new(FakeStore { persons, ..FakeStore::default() }, graph, FixedClock).with_chunk_size(2);
         let report = block_on(service.run(UpdateMode::Overwrite, &selection, date!(2026 - 12 - 04))).expect("run");
         (report, service)
     };
@@ -224,12 +253,22 @@ fn chunks_read_in_bulk() {
 
 #[test]
 fn upload_during_run_is_kept() {
-    let mut store = FakeStore { persons: vec![person(1, true)], race_uploads: vec![PersonId(1)], ..FakeStore::default() };
+    let mut store =
+        FakeStore { persons: vec![person(1, true)], race_uploads: vec![PersonId(1)], ..FakeStore::default() };
     store.images.get_mut().expect("lock").insert(
         PersonId(1),
-        WebdeskImage { content: b"old".to_vec(), content_type: "image/jpeg".into(), modified_at: datetime!(2026-11-01 00:00 UTC), modified_by: ModifiedBy::GraphSync, version: 1 },
+        WebdeskImage {
+            content: b"old".to_vec(),
+            content_type: "image/jpeg".into(),
+            modified_at: datetime!(2026-11-01 00:00 UTC),
+            modified_by: ModifiedBy::GraphSync,
+            version: 1,
+        },
     );
-    let graph = FakeGraph { photos: HashMap::from([("object-1".to_owned(), Ok(("\"N\"".to_owned(), fixture("grace-hopper-48.jpg"))))]), ..FakeGraph::default() };
+    let graph = FakeGraph {
+        photos: HashMap::from([("object-1".to_owned(), Ok(("\"N\"".to_owned(), fixture("grace-hopper-48.jpg"))))]),
+        ..FakeGraph::default()
+    };
 
     let (report, service) = run(store, graph, UpdateMode::Overwrite);
 
@@ -244,9 +283,18 @@ fn state_records_observation_without_write() {
     let mut store = FakeStore { persons: vec![person(1, true)], ..FakeStore::default() };
     store.images.get_mut().expect("lock").insert(
         PersonId(1),
-        WebdeskImage { content: b"upload".to_vec(), content_type: "image/jpeg".into(), modified_at: datetime!(2026-11-01 00:00 UTC), modified_by: ModifiedBy::Upload, version: 2 },
+        WebdeskImage {
+            content: b"upload".to_vec(),
+            content_type: "image/jpeg".into(),
+            modified_at: datetime!(2026-11-01 00:00 UTC),
+            modified_by: ModifiedBy::Upload,
+            version: 2,
+        },
     );
-    let graph = FakeGraph { photos: HashMap::from([("object-1".to_owned(), Ok(("\"G\"".to_owned(), fixture("grace-hopper-48.jpg"))))]), ..FakeGraph::default() };
+    let graph = FakeGraph {
+        photos: HashMap::from([("object-1".to_owned(), Ok(("\"G\"".to_owned(), fixture("grace-hopper-48.jpg"))))]),
+        ..FakeGraph::default()
+    };
 
     let (report, service) = run(store, graph, UpdateMode::Newest);
 

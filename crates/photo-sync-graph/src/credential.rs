@@ -10,7 +10,9 @@ use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::error::ErrorKind;
 use azure_core::http::policies::{Policy, PolicyResult};
-use azure_core::http::{AsyncRawResponse, ClientOptions, Context, ExponentialRetryOptions, HttpClient, Request, RetryOptions, Transport};
+use azure_core::http::{
+    AsyncRawResponse, ClientOptions, Context, ExponentialRetryOptions, HttpClient, Request, RetryOptions, Transport,
+};
 use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
 use photo_sync_domain::ports::SourceError;
 use serde::Deserialize;
@@ -164,7 +166,10 @@ impl Policy for TokenErrorRecorder {
         self.record(None);
 
         let Some((next_policy, rest)) = next.split_first() else {
-            return Err(azure_core::Error::with_message(ErrorKind::Other, "the token error recorder must not be the last policy"));
+            return Err(azure_core::Error::with_message(
+                ErrorKind::Other,
+                "the token error recorder must not be the last policy",
+            ));
         };
         let response = next_policy.send(ctx, request, rest).await?;
         if response.status().is_success() {
@@ -226,7 +231,8 @@ impl LoopbackTransport {
         if authority.scheme() != "http" || !is_loopback(authority) {
             return Err(format!("plain http is allowed only for a loopback authority host, not {authority}"));
         }
-        let host = authority.host_str().ok_or_else(|| format!("the authority host {authority} has no host"))?.to_owned();
+        let host =
+            authority.host_str().ok_or_else(|| format!("the authority host {authority} has no host"))?.to_owned();
         let port = authority.port_or_known_default().unwrap_or(80);
         Ok(Self { client, host, port })
     }
@@ -242,11 +248,17 @@ impl LoopbackTransport {
 impl HttpClient for LoopbackTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
         let url = request.url();
-        let expected = url.scheme() == "https" && url.host_str() == Some(self.host.as_str()) && url.port_or_known_default() == Some(self.port);
+        let expected = url.scheme() == "https"
+            && url.host_str() == Some(self.host.as_str())
+            && url.port_or_known_default() == Some(self.port);
         if !expected {
             return Err(azure_core::Error::with_message(
                 ErrorKind::Other,
-                format!("the loopback token transport sends only to {}, not to {}", self.https_origin(), url.origin().ascii_serialization()),
+                format!(
+                    "the loopback token transport sends only to {}, not to {}",
+                    self.https_origin(),
+                    url.origin().ascii_serialization()
+                ),
             ));
         }
 
@@ -256,7 +268,10 @@ impl HttpClient for LoopbackTransport {
         // again after the scheme.
         let switched = url.set_scheme("http").is_ok() && url.set_port(Some(self.port)).is_ok();
         if !switched {
-            return Err(azure_core::Error::with_message(ErrorKind::Other, "cannot rewrite the token request URL to plain http"));
+            return Err(azure_core::Error::with_message(
+                ErrorKind::Other,
+                "cannot rewrite the token request URL to plain http",
+            ));
         }
         self.client.execute_request(&request).await
     }
@@ -269,7 +284,10 @@ mod tests {
     #[test]
     fn one_line_joins_entra_descriptions() {
         let description = "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1\r\nCorrelation ID: 2\r\n";
-        assert_eq!(one_line(description), "AADSTS7000215: Invalid client secret provided. Trace ID: 1 Correlation ID: 2");
+        assert_eq!(
+            one_line(description),
+            "AADSTS7000215: Invalid client secret provided. Trace ID: 1 Correlation ID: 2"
+        );
     }
 
     #[test]
@@ -292,9 +310,14 @@ mod tests {
         let authority = Url::parse("http://127.0.0.1:9").expect("valid URL");
         let transport = LoopbackTransport::new(&authority, reqwest::Client::new()).expect("loopback authority");
 
-        for target in ["https://login.microsoftonline.com/t/oauth2/v2.0/token", "https://127.0.0.1:10/t/oauth2/v2.0/token", "http://127.0.0.1:9/t"] {
+        for target in [
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            "https://127.0.0.1:10/t/oauth2/v2.0/token",
+            "http://127.0.0.1:9/t",
+        ] {
             let request = Request::new(Url::parse(target).expect("valid URL"), azure_core::http::Method::Post);
-            let error = transport.execute_request(&request).await.expect_err("the target is not the loopback authority");
+            let error =
+                transport.execute_request(&request).await.expect_err("the target is not the loopback authority");
             assert!(error.to_string().contains("sends only to https://127.0.0.1:9"), "{target}: {error}");
         }
     }

@@ -67,9 +67,8 @@ impl GraphPhotoSource {
 
         // A loopback simulator must be reached directly, never through a proxy from the
         // environment.
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none());
+        let mut builder =
+            reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).redirect(reqwest::redirect::Policy::none());
         if is_loopback(&settings.base_url) {
             builder = builder.no_proxy();
         }
@@ -91,7 +90,12 @@ impl GraphPhotoSource {
             retry: RetryPolicy::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         };
-        Ok(Self { client, max_concurrency: settings.max_concurrency, tenant_id: settings.tenant_id, client_id: settings.client_id })
+        Ok(Self {
+            client,
+            max_concurrency: settings.max_concurrency,
+            tenant_id: settings.tenant_id,
+            client_id: settings.client_id,
+        })
     }
 
     /// Replaces the retry policy for throttled requests.
@@ -144,11 +148,17 @@ impl GraphPhotoSource {
 }
 
 impl PhotoSource for GraphPhotoSource {
-    async fn observe(&self, accounts: &[MicrosoftAccount]) -> Result<Vec<Result<GraphObservation, PhotoFailure>>, SourceError> {
+    async fn observe(
+        &self,
+        accounts: &[MicrosoftAccount],
+    ) -> Result<Vec<Result<GraphObservation, PhotoFailure>>, SourceError> {
         self.fetch_all(accounts, PhotoResource::Metadata, response::interpret_metadata).await
     }
 
-    async fn download(&self, accounts: &[MicrosoftAccount]) -> Result<Vec<Result<Download, PhotoFailure>>, SourceError> {
+    async fn download(
+        &self,
+        accounts: &[MicrosoftAccount],
+    ) -> Result<Vec<Result<Download, PhotoFailure>>, SourceError> {
         self.fetch_all(accounts, PhotoResource::Value, response::interpret_value).await
     }
 }

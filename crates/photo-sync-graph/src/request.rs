@@ -98,7 +98,11 @@ pub(crate) struct PhotoClient {
 impl PhotoClient {
     /// Reads one resource of one account, retrying while Graph throttles. The outer error
     /// means no token could be had, which ends the whole call.
-    pub(crate) async fn fetch(&self, account: &MicrosoftAccount, resource: PhotoResource) -> Result<Result<GraphResponse, PhotoFailure>, SourceError> {
+    pub(crate) async fn fetch(
+        &self,
+        account: &MicrosoftAccount,
+        resource: PhotoResource,
+    ) -> Result<Result<GraphResponse, PhotoFailure>, SourceError> {
         let relative_url = match resource.relative_url(account) {
             Ok(relative_url) => relative_url,
             Err(failure) => return Ok(Err(failure)),
@@ -161,7 +165,8 @@ impl PhotoClient {
             body.extend_from_slice(&chunk);
         }
 
-        let response = GraphResponse { status, etag: header(&headers, "etag"), request_id: header(&headers, "request-id"), body };
+        let response =
+            GraphResponse { status, etag: header(&headers, "etag"), request_id: header(&headers, "request-id"), body };
         Ok(Attempt { response, retry_after: header(&headers, RETRY_AFTER.as_str()) })
     }
 
@@ -173,7 +178,10 @@ impl PhotoClient {
                 self.request_timeout.as_secs_f64()
             )
         } else {
-            format!("the request to Microsoft Graph failed: {}. Check the network connection to {host} and graph.base_url", error_chain(error))
+            format!(
+                "the request to Microsoft Graph failed: {}. Check the network connection to {host} and graph.base_url",
+                error_chain(error)
+            )
         };
         PhotoFailure { kind: FailureKind::Transport, message }
     }
@@ -190,8 +198,14 @@ mod tests {
     #[test]
     fn relative_url_encodes_guest_upn() {
         let account = MicrosoftAccount::UserPrincipalName("ada_example.com#EXT#@contoso.onmicrosoft.com".into());
-        assert_eq!(PhotoResource::Metadata.relative_url(&account), Ok("/users/ada_example.com%23EXT%23@contoso.onmicrosoft.com/photo".to_owned()));
-        assert_eq!(PhotoResource::Value.relative_url(&account), Ok("/users/ada_example.com%23EXT%23@contoso.onmicrosoft.com/photo/$value".to_owned()));
+        assert_eq!(
+            PhotoResource::Metadata.relative_url(&account),
+            Ok("/users/ada_example.com%23EXT%23@contoso.onmicrosoft.com/photo".to_owned())
+        );
+        assert_eq!(
+            PhotoResource::Value.relative_url(&account),
+            Ok("/users/ada_example.com%23EXT%23@contoso.onmicrosoft.com/photo/$value".to_owned())
+        );
     }
 
     #[test]
@@ -203,13 +217,18 @@ mod tests {
     #[test]
     fn relative_url_of_object_id() {
         let account = MicrosoftAccount::ObjectId("9f1c3c8e-2a8b-4d2c-9a43-3f8d6f1f2b7e".into());
-        assert_eq!(PhotoResource::Value.relative_url(&account), Ok("/users/9f1c3c8e-2a8b-4d2c-9a43-3f8d6f1f2b7e/photo/$value".to_owned()));
+        assert_eq!(
+            PhotoResource::Value.relative_url(&account),
+            Ok("/users/9f1c3c8e-2a8b-4d2c-9a43-3f8d6f1f2b7e/photo/$value".to_owned())
+        );
     }
 
     #[test]
     fn relative_url_rejects_dot_segments() {
         for key in ["", " ", ".", ".."] {
-            let failure = PhotoResource::Metadata.relative_url(&MicrosoftAccount::ObjectId(key.into())).expect_err("not a path segment");
+            let failure = PhotoResource::Metadata
+                .relative_url(&MicrosoftAccount::ObjectId(key.into()))
+                .expect_err("not a path segment");
             assert_eq!(failure.kind, FailureKind::BadRequest, "{key:?}");
         }
     }

@@ -19,7 +19,8 @@ use crate::request::GraphResponse;
 const UNKNOWN_USER_CODE: &str = "Request_ResourceNotFound";
 
 /// 400 codes that Graph has sent for users without an Exchange Online mailbox.
-const NO_MAILBOX_CODES: [&str; 3] = ["MailboxNotHostedInExchangeOnline", "MailboxNotEnabledForRESTAPI", "AuthenticationError"];
+const NO_MAILBOX_CODES: [&str; 3] =
+    ["MailboxNotHostedInExchangeOnline", "MailboxNotEnabledForRESTAPI", "AuthenticationError"];
 
 /// Metadata of `GET /users/{key}/photo`.
 #[derive(Debug, Deserialize)]
@@ -92,7 +93,10 @@ impl std::fmt::Display for ResponseDetails {
 }
 
 /// Turns the response of a metadata request into an observation.
-pub(crate) fn interpret_metadata(account: &MicrosoftAccount, response: GraphResponse) -> Result<GraphObservation, PhotoFailure> {
+pub(crate) fn interpret_metadata(
+    account: &MicrosoftAccount,
+    response: GraphResponse,
+) -> Result<GraphObservation, PhotoFailure> {
     if response.status != StatusCode::OK {
         return interpret_error(account, &response).map(|NoPhoto| GraphObservation::NoPhoto);
     }
@@ -169,15 +173,21 @@ fn interpret_error(account: &MicrosoftAccount, response: &GraphResponse) -> Resu
         ),
         StatusCode::BAD_REQUEST => (
             FailureKind::BadRequest,
-            format!("the photo request was rejected as invalid by Microsoft Graph ({details}). Check the object id or user principal name linked in the person master"),
+            format!(
+                "the photo request was rejected as invalid by Microsoft Graph ({details}). Check the object id or user principal name linked in the person master"
+            ),
         ),
         status if status.is_server_error() => (
             FailureKind::Unavailable,
-            format!("Microsoft Graph failed with a server error ({details}). Try again later, and contact Microsoft support with the request-id if it persists"),
+            format!(
+                "Microsoft Graph failed with a server error ({details}). Try again later, and contact Microsoft support with the request-id if it persists"
+            ),
         ),
         _ => (
             FailureKind::InvalidResponse,
-            format!("the photo request got an unexpected response from Microsoft Graph ({details}). Check that graph.base_url points to Microsoft Graph"),
+            format!(
+                "the photo request got an unexpected response from Microsoft Graph ({details}). Check that graph.base_url points to Microsoft Graph"
+            ),
         ),
     };
     Err(PhotoFailure { kind, message })

@@ -113,7 +113,11 @@ impl GraphSettings {
         // The credential always requests `/{tenant}/oauth2/v2.0/token` from the root of
         // the authority, so a path here would be dropped without notice.
         if authority_host.path() != "/" {
-            return Err(invalid_url("graph.authority_host", &self.authority_host, "a path is not allowed because the token endpoint is always /{tenant}/oauth2/v2.0/token"));
+            return Err(invalid_url(
+                "graph.authority_host",
+                &self.authority_host,
+                "a path is not allowed because the token endpoint is always /{tenant}/oauth2/v2.0/token",
+            ));
         }
 
         let tenant_id = self.tenant_id.trim().to_owned();
@@ -229,10 +233,13 @@ mod tests {
 
     #[test]
     fn scope_follows_national_cloud() {
-        let valid = settings("https://graph.microsoft.us/", "https://login.microsoftonline.us").validate().expect("valid");
+        let valid =
+            settings("https://graph.microsoft.us/", "https://login.microsoftonline.us").validate().expect("valid");
         assert_eq!(valid.graph_scope(), "https://graph.microsoft.us/.default");
 
-        let valid = settings("https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn").validate().expect("valid");
+        let valid = settings("https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn")
+            .validate()
+            .expect("valid");
         assert_eq!(valid.graph_scope(), "https://microsoftgraph.chinacloudapi.cn/.default");
     }
 

@@ -54,7 +54,11 @@ impl<'a> MakeWriter<'a> for CapturedLogs {
 async fn retries_logged_without_secrets() {
     let logs = CapturedLogs::default();
     // Every level, so that the logs of reqwest, hyper and azure_core are checked too.
-    let subscriber = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE).with_ansi(false).with_writer(logs.clone()).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::TRACE)
+        .with_ansi(false)
+        .with_writer(logs.clone())
+        .finish();
     tracing::subscriber::set_global_default(subscriber).expect("no other test of this binary sets a subscriber");
 
     let server = start_graph().await;
@@ -63,9 +67,16 @@ async fn retries_logged_without_secrets() {
         .insert_header("Retry-After", "0.01")
         .insert_header("request-id", "r-429");
     graph_get(metadata_path(OBJECT_ID)).respond_with(throttled).up_to_n_times(1).with_priority(1).mount(&server).await;
-    graph_get(metadata_path(OBJECT_ID)).respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"L\""))).mount(&server).await;
+    graph_get(metadata_path(OBJECT_ID))
+        .respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"L\"")))
+        .mount(&server)
+        .await;
 
-    let results = source(&server).with_retry_policy(FAST_RETRY).observe(&[object_id(OBJECT_ID)]).await.expect("a token is issued");
+    let results = source(&server)
+        .with_retry_policy(FAST_RETRY)
+        .observe(&[object_id(OBJECT_ID)])
+        .await
+        .expect("a token is issued");
 
     assert!(matches!(results[0], Ok(GraphObservation::Photo(_))), "{results:?}");
     let text = logs.text();

@@ -24,10 +24,7 @@ pub type SqliteWrapper = SyncConnectionWrapper<SqliteConnection>;
 /// both; code that needs a backend-specific statement matches on the variant.
 #[derive(diesel::MultiConnection)]
 #[diesel_async]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a store holds one connection, so its size does not matter"
-)]
+#[expect(clippy::large_enum_variant, reason = "a store holds one connection, so its size does not matter")]
 pub enum DbConnection {
     Postgres(AsyncPgConnection),
     Sqlite(SqliteWrapper),
@@ -47,10 +44,7 @@ impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
-            Self::Postgres { url } => f
-                .debug_struct("Postgres")
-                .field("url", &redact_password(url))
-                .finish(),
+            Self::Postgres { url } => f.debug_struct("Postgres").field("url", &redact_password(url)).finish(),
         }
     }
 }
@@ -62,10 +56,13 @@ pub enum ConnectError {
     #[error("invalid database URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
 
-    #[error(
-        "cannot open SQLite database {path:?}: {reason}; check the path and that the folder exists"
-    )]
+    #[error("cannot open SQLite database {path:?}: {reason}; check the path and that the folder exists")]
     SqliteOpen { path: String, reason: String },
+
+    #[error(
+        "SQLite database {path:?} not found; check database.url, or create an empty Webdesk database with `photo-sync db migrate --with-webdesk-schema`"
+    )]
+    SqliteMissing { path: String },
 
     #[error(
         "cannot prepare SQLite database {path:?} (setting the journal mode, busy timeout and foreign keys failed): {reason}; check that the file is an SQLite database and is writable"
@@ -78,16 +75,14 @@ pub enum ConnectError {
     Postgres { url: String, reason: String },
 }
 
-const EXPECTED_URL: &str = "expected sqlite://PATH, sqlite:///ABSOLUTE/PATH, sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE";
+const EXPECTED_URL: &str =
+    "expected sqlite://PATH, sqlite:///ABSOLUTE/PATH, sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE";
 
 impl DatabaseUrl {
     /// Parses `sqlite://relative/path.db`, `sqlite:///absolute/path.db`, `sqlite:path`,
     /// `postgres://...` and `postgresql://...`.
     pub(crate) fn parse(url: &str) -> Result<Self, ConnectError> {
-        let invalid = |reason: &str| ConnectError::InvalidUrl {
-            url: redact_password(url),
-            reason: reason.to_owned(),
-        };
+        let invalid = |reason: &str| ConnectError::InvalidUrl { url: redact_password(url), reason: reason.to_owned() };
         let trimmed = url.trim();
 
         let Some((scheme, rest)) = trimmed.split_once(':') else {
@@ -99,27 +94,21 @@ impl DatabaseUrl {
                 if !rest.starts_with("//") {
                     return Err(invalid(EXPECTED_URL));
                 }
-                Ok(Self::Postgres {
-                    url: trimmed.to_owned(),
-                })
+                Ok(Self::Postgres { url: trimmed.to_owned() })
             }
             "sqlite" => {
                 // `sqlite://a.db` names the relative path `a.db`, and `sqlite:///a.db` keeps
                 // the third slash as the root of an absolute path.
                 let path = rest.strip_prefix("//").unwrap_or(rest);
                 if path.is_empty() {
-                    return Err(invalid(
-                        "the SQLite file path is empty; expected sqlite://PATH",
-                    ));
+                    return Err(invalid("the SQLite file path is empty; expected sqlite://PATH"));
                 }
                 if path == ":memory:" || path.contains("mode=memory") {
                     return Err(invalid(
                         "in-memory SQLite databases are not supported because the migration and the sync would each see their own empty database; use a file path",
                     ));
                 }
-                Ok(Self::Sqlite {
-                    path: path.to_owned(),
-                })
+                Ok(Self::Sqlite { path: path.to_owned() })
             }
             _ => Err(invalid(EXPECTED_URL)),
         }
@@ -144,34 +133,23 @@ pub(crate) async fn establish(target: &DatabaseUrl) -> Result<DbConnection, Conn
         DatabaseUrl::Postgres { url } => AsyncPgConnection::establish(url)
             .await
             .map(DbConnection::Postgres)
-            .map_err(|error| ConnectError::Postgres {
-                url: redact_password(url),
-                reason: error.to_string(),
-            }),
+            .map_err(|error| ConnectError::Postgres { url: redact_password(url), reason: error.to_string() }),
     }
 }
 
 async fn establish_sqlite(path: &str) -> Result<SqliteWrapper, ConnectError> {
-    let mut connection =
-        SqliteWrapper::establish(path)
-            .await
-            .map_err(|error| ConnectError::SqliteOpen {
-                path: path.to_owned(),
-                reason: error.to_string(),
-            })?;
+    let mut connection = SqliteWrapper::establish(path)
+        .await
+        .map_err(|error| ConnectError::SqliteOpen { path: path.to_owned(), reason: error.to_string() })?;
 
     // WAL lets Webdesk read while the job writes. SQLite enforces foreign keys only on
     // connections that enable them, and the busy timeout is per connection as well.
-    let setup = format!(
-        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
-    );
+    let setup =
+        format!("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;");
     connection
         .batch_execute(&setup)
         .await
-        .map_err(|error| ConnectError::SqliteSetup {
-            path: path.to_owned(),
-            reason: error.to_string(),
-        })?;
+        .map_err(|error| ConnectError::SqliteSetup { path: path.to_owned(), reason: error.to_string() })?;
 
     Ok(connection)
 }
@@ -182,10 +160,7 @@ pub(crate) fn redact_password(url: &str) -> String {
     let mut redacted = redact_user_info(url);
 
     let mut search_from = 0;
-    while let Some(found) = redacted[search_from..]
-        .to_ascii_lowercase()
-        .find("password=")
-    {
+    while let Some(found) = redacted[search_from..].to_ascii_lowercase().find("password=") {
         let value_start = search_from + found + "password=".len();
         let value_end = redacted[value_start..]
             .find(|c: char| c == '&' || c == '#' || c.is_whitespace())
@@ -202,9 +177,7 @@ fn redact_user_info(url: &str) -> String {
         return url.to_owned();
     };
     let authority_start = scheme_end + "://".len();
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |end| authority_start + end);
+    let authority_end = url[authority_start..].find(['/', '?', '#']).map_or(url.len(), |end| authority_start + end);
     let authority = &url[authority_start..authority_end];
 
     let Some(at) = authority.rfind('@') else {
@@ -233,36 +206,20 @@ mod tests {
             (" sqlite://webdesk.db ", "webdesk.db"),
         ];
         for (url, path) in cases {
-            assert_eq!(
-                DatabaseUrl::parse(url),
-                Ok(DatabaseUrl::Sqlite {
-                    path: path.to_owned()
-                }),
-                "url {url:?}"
-            );
+            assert_eq!(DatabaseUrl::parse(url), Ok(DatabaseUrl::Sqlite { path: path.to_owned() }), "url {url:?}");
         }
     }
 
     #[test]
     fn parse_accepts_postgres_schemes() {
-        for url in [
-            "postgres://sync@db/webdesk",
-            "postgresql://sync:secret@db:5432/webdesk",
-        ] {
-            assert_eq!(
-                DatabaseUrl::parse(url),
-                Ok(DatabaseUrl::Postgres {
-                    url: url.to_owned()
-                }),
-                "url {url:?}"
-            );
+        for url in ["postgres://sync@db/webdesk", "postgresql://sync:secret@db:5432/webdesk"] {
+            assert_eq!(DatabaseUrl::parse(url), Ok(DatabaseUrl::Postgres { url: url.to_owned() }), "url {url:?}");
         }
     }
 
     #[test]
     fn parse_rejects_other_schemes() {
-        let error = DatabaseUrl::parse("mysql://sync:secret@db/webdesk")
-            .expect_err("mysql is not supported");
+        let error = DatabaseUrl::parse("mysql://sync:secret@db/webdesk").expect_err("mysql is not supported");
         insta::assert_snapshot!(error, @r#"invalid database URL "mysql://sync:***@db/webdesk": expected sqlite://PATH, sqlite:///ABSOLUTE/PATH, sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"#);
     }
 
@@ -274,30 +231,16 @@ mod tests {
 
     #[test]
     fn parse_rejects_empty_and_memory_sqlite() {
-        for url in [
-            "sqlite://",
-            "sqlite:",
-            "sqlite::memory:",
-            "sqlite:file:x?mode=memory",
-        ] {
+        for url in ["sqlite://", "sqlite:", "sqlite::memory:", "sqlite:file:x?mode=memory"] {
             assert!(DatabaseUrl::parse(url).is_err(), "url {url:?}");
         }
     }
 
     #[test]
     fn redact_masks_user_info_password() {
-        assert_eq!(
-            redact_password("postgres://sync:s3cr:et@db:5432/webdesk"),
-            "postgres://sync:***@db:5432/webdesk"
-        );
-        assert_eq!(
-            redact_password("postgres://sync@db/webdesk"),
-            "postgres://sync@db/webdesk"
-        );
-        assert_eq!(
-            redact_password("sqlite://data/a:b@c.db"),
-            "sqlite://data/a:b@c.db"
-        );
+        assert_eq!(redact_password("postgres://sync:s3cr:et@db:5432/webdesk"), "postgres://sync:***@db:5432/webdesk");
+        assert_eq!(redact_password("postgres://sync@db/webdesk"), "postgres://sync@db/webdesk");
+        assert_eq!(redact_password("sqlite://data/a:b@c.db"), "sqlite://data/a:b@c.db");
     }
 
     #[test]
@@ -306,20 +249,12 @@ mod tests {
             redact_password("postgres://db/webdesk?user=sync&Password=secret&sslmode=disable"),
             "postgres://db/webdesk?user=sync&Password=***&sslmode=disable"
         );
-        assert_eq!(
-            redact_password("host=db password=secret user=sync"),
-            "host=db password=*** user=sync"
-        );
+        assert_eq!(redact_password("host=db password=secret user=sync"), "host=db password=*** user=sync");
     }
 
     #[test]
     fn debug_hides_postgres_password() {
-        let url = DatabaseUrl::Postgres {
-            url: "postgres://sync:secret@db/webdesk".to_owned(),
-        };
-        assert_eq!(
-            format!("{url:?}"),
-            r#"Postgres { url: "postgres://sync:***@db/webdesk" }"#
-        );
+        let url = DatabaseUrl::Postgres { url: "postgres://sync:secret@db/webdesk".to_owned() };
+        assert_eq!(format!("{url:?}"), r#"Postgres { url: "postgres://sync:***@db/webdesk" }"#);
     }
 }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use photo_sync_domain::{
-    Client, ClientId, ClientRef, Directory, Group, GroupId, GroupRef, Membership, MicrosoftAccount,
-    Person, PersonId, PersonRef, Selection, Validity,
+    Client, ClientId, ClientRef, Directory, Group, GroupId, GroupRef, Membership, MicrosoftAccount, Person, PersonId,
+    PersonRef, Selection, Validity,
 };
 use time::Date;
 
@@ -85,9 +85,7 @@ impl Keys {
             match reference {
                 GroupRef::Id(id) => keys.group_ids.push(id.0),
                 GroupRef::ShortName(name) => keys.group_short_names.push(name.clone()),
-                GroupRef::Qualified { client, group } => {
-                    keys.qualified_groups.push(format!("{client}/{group}"))
-                }
+                GroupRef::Qualified { client, group } => keys.qualified_groups.push(format!("{client}/{group}")),
             }
         }
 
@@ -107,10 +105,7 @@ impl Keys {
 
 /// Loads every row the selection can reach, in a fixed number of queries per
 /// [`MAX_KEYS_PER_QUERY`] keys. Each list comes back ordered by its key.
-pub(crate) async fn load_directory(
-    conn: &mut DbConnection,
-    selection: &Selection,
-) -> QueryResult<Directory> {
+pub(crate) async fn load_directory(conn: &mut DbConnection, selection: &Selection) -> QueryResult<Directory> {
     let keys = Keys::from_selection(selection);
 
     let groups = load_groups(conn, &keys).await?;
@@ -125,11 +120,8 @@ pub(crate) async fn load_directory(
 
     // Only clients named by a client reference bring all their persons along. A client
     // loaded because it owns a group is there for the `CLIENT/GROUP` lookup.
-    let selected_client_ids: Vec<i64> = clients
-        .values()
-        .filter(|client| keys.selects_client(client))
-        .map(|client| client.id)
-        .collect();
+    let selected_client_ids: Vec<i64> =
+        clients.values().filter(|client| keys.selects_client(client)).map(|client| client.id).collect();
     let persons = load_persons(conn, &keys, &group_ids, &selected_client_ids).await?;
 
     Ok(Directory {
@@ -144,25 +136,19 @@ async fn load_groups(conn: &mut DbConnection, keys: &Keys) -> QueryResult<BTreeM
     let mut rows = Vec::new();
 
     for chunk in keys.group_ids.chunks(MAX_KEYS_PER_QUERY) {
-        let query = groups::table
-            .filter(groups::id.eq_any(chunk))
-            .select(GroupRow::as_select());
+        let query = groups::table.filter(groups::id.eq_any(chunk)).select(GroupRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
     for chunk in keys.group_short_names.chunks(MAX_KEYS_PER_QUERY) {
-        let query = groups::table
-            .filter(groups::short_name.eq_any(chunk))
-            .select(GroupRow::as_select());
+        let query = groups::table.filter(groups::short_name.eq_any(chunk)).select(GroupRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
     for chunk in keys.qualified_groups.chunks(MAX_KEYS_PER_QUERY) {
         let qualified_name = clients::short_name.concat("/").concat(groups::short_name);
-        let query = groups::table
-            .inner_join(clients::table)
-            .filter(qualified_name.eq_any(chunk))
-            .select(GroupRow::as_select());
+        let query =
+            groups::table.inner_join(clients::table).filter(qualified_name.eq_any(chunk)).select(GroupRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
@@ -176,43 +162,27 @@ async fn load_clients(
 ) -> QueryResult<BTreeMap<i64, ClientRow>> {
     let mut rows = Vec::new();
 
-    let ids: Vec<i64> = keys
-        .client_ids
-        .iter()
-        .chain(group_client_ids)
-        .copied()
-        .collect();
+    let ids: Vec<i64> = keys.client_ids.iter().chain(group_client_ids).copied().collect();
     for chunk in ids.chunks(MAX_KEYS_PER_QUERY) {
-        let query = clients::table
-            .filter(clients::id.eq_any(chunk))
-            .select(ClientRow::as_select());
+        let query = clients::table.filter(clients::id.eq_any(chunk)).select(ClientRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
     for chunk in keys.client_short_names.chunks(MAX_KEYS_PER_QUERY) {
-        let query = clients::table
-            .filter(clients::short_name.eq_any(chunk))
-            .select(ClientRow::as_select());
+        let query = clients::table.filter(clients::short_name.eq_any(chunk)).select(ClientRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
     Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
-async fn load_memberships(
-    conn: &mut DbConnection,
-    group_ids: &[i64],
-) -> QueryResult<Vec<MembershipRow>> {
+async fn load_memberships(conn: &mut DbConnection, group_ids: &[i64]) -> QueryResult<Vec<MembershipRow>> {
     let mut rows = Vec::new();
 
     for chunk in group_ids.chunks(MAX_KEYS_PER_QUERY) {
         let query = group_memberships::table
             .filter(group_memberships::group_id.eq_any(chunk))
-            .order((
-                group_memberships::group_id,
-                group_memberships::person_id,
-                group_memberships::valid_from,
-            ))
+            .order((group_memberships::group_id, group_memberships::person_id, group_memberships::valid_from))
             .select(MembershipRow::as_select());
         rows.extend(query.load(conn).await?);
     }
@@ -228,16 +198,12 @@ async fn load_persons(
     let mut rows = Vec::new();
 
     for chunk in keys.person_ids.chunks(MAX_KEYS_PER_QUERY) {
-        let query = persons::table
-            .filter(persons::id.eq_any(chunk))
-            .select(PersonRow::as_select());
+        let query = persons::table.filter(persons::id.eq_any(chunk)).select(PersonRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
     for chunk in keys.usernames.chunks(MAX_KEYS_PER_QUERY) {
-        let query = persons::table
-            .filter(persons::username.eq_any(chunk))
-            .select(PersonRow::as_select());
+        let query = persons::table.filter(persons::username.eq_any(chunk)).select(PersonRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
@@ -246,16 +212,12 @@ async fn load_persons(
         let members = group_memberships::table
             .filter(group_memberships::group_id.eq_any(chunk))
             .select(group_memberships::person_id);
-        let query = persons::table
-            .filter(persons::id.eq_any(members))
-            .select(PersonRow::as_select());
+        let query = persons::table.filter(persons::id.eq_any(members)).select(PersonRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
     for chunk in client_ids.chunks(MAX_KEYS_PER_QUERY) {
-        let query = persons::table
-            .filter(persons::client_id.eq_any(chunk))
-            .select(PersonRow::as_select());
+        let query = persons::table.filter(persons::client_id.eq_any(chunk)).select(PersonRow::as_select());
         rows.extend(query.load(conn).await?);
     }
 
@@ -263,10 +225,7 @@ async fn load_persons(
 }
 
 fn into_client(row: ClientRow) -> Client {
-    Client {
-        id: ClientId(row.id),
-        short_name: row.short_name,
-    }
+    Client { id: ClientId(row.id), short_name: row.short_name }
 }
 
 fn into_group(row: GroupRow) -> Group {
@@ -274,10 +233,7 @@ fn into_group(row: GroupRow) -> Group {
         id: GroupId(row.id),
         client_id: ClientId(row.client_id),
         short_name: row.short_name,
-        validity: Validity {
-            from: row.valid_from,
-            to: row.valid_to,
-        },
+        validity: Validity { from: row.valid_from, to: row.valid_to },
     }
 }
 
@@ -285,18 +241,13 @@ fn into_membership(row: MembershipRow) -> Membership {
     Membership {
         group_id: GroupId(row.group_id),
         person_id: PersonId(row.person_id),
-        validity: Validity {
-            from: Some(row.valid_from),
-            to: row.valid_to,
-        },
+        validity: Validity { from: Some(row.valid_from), to: row.valid_to },
     }
 }
 
 fn into_person(row: PersonRow) -> Person {
-    let account = MicrosoftAccount::from_columns(
-        row.entra_object_id.as_deref(),
-        row.entra_user_principal_name.as_deref(),
-    );
+    let account =
+        MicrosoftAccount::from_columns(row.entra_object_id.as_deref(), row.entra_user_principal_name.as_deref());
     Person {
         id: PersonId(row.id),
         client_id: ClientId(row.client_id),

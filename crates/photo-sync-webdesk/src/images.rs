@@ -79,10 +79,7 @@ fn parse_modified_by(row: &ImageRow) -> Result<ModifiedBy, ImageError> {
     [ModifiedBy::Upload, ModifiedBy::GraphSync]
         .into_iter()
         .find(|author| author.as_str() == row.modified_by)
-        .ok_or_else(|| ImageError::UnknownAuthor {
-            person_id: row.person_id,
-            modified_by: row.modified_by.clone(),
-        })
+        .ok_or_else(|| ImageError::UnknownAuthor { person_id: row.person_id, modified_by: row.modified_by.clone() })
 }
 
 /// The reason a photo write transaction rolls back.
@@ -100,10 +97,7 @@ impl From<DieselError> for WriteAbort {
 
 /// Writes the photo only while `person_images` is still at `write.expected_version`, and
 /// records `write.state` in the same transaction, so a conflict leaves both unchanged.
-pub(crate) async fn store_photo(
-    conn: &mut DbConnection,
-    write: &PhotoWrite<'_>,
-) -> Result<WriteResult, DieselError> {
+pub(crate) async fn store_photo(conn: &mut DbConnection, write: &PhotoWrite<'_>) -> Result<WriteResult, DieselError> {
     let outcome = conn
         .transaction(async |conn| {
             let version = write_image(conn, write).await?;
@@ -142,9 +136,7 @@ async fn write_image(conn: &mut DbConnection, write: &PhotoWrite<'_>) -> Result<
         // Someone uploaded an image after the job read that there was none.
         return match inserted {
             Ok(_) => Ok(1),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                Err(WriteAbort::Conflict)
-            }
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(WriteAbort::Conflict),
             Err(error) => Err(WriteAbort::Database(error)),
         };
     };

@@ -30,6 +30,15 @@ use connection::{DatabaseUrl, DbConnection};
 use images::ImageError;
 pub use migrate::MigrationSummary;
 
+/// Why [`WebdeskDb::open_for_run`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    NotReady(#[from] StoreError),
+}
+
 /// The maximum number of keys bound in one `IN (...)` list. Longer lists are split into
 /// several queries, so a statement stays below 999 bound parameters, the limit of SQLite
 /// before 3.32 (later versions allow 32766).
@@ -44,9 +53,7 @@ pub struct WebdeskDb {
 
 impl fmt::Debug for WebdeskDb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebdeskDb")
-            .field("target", &self.target)
-            .finish_non_exhaustive()
+        f.debug_struct("WebdeskDb").field("target", &self.target).finish_non_exhaustive()
     }
 }
 
@@ -60,10 +67,23 @@ impl WebdeskDb {
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
         let target = DatabaseUrl::parse(url)?;
         let connection = connection::establish(&target).await?;
-        Ok(Self {
-            target,
-            connection: Mutex::new(connection),
-        })
+        Ok(Self { target, connection: Mutex::new(connection) })
+    }
+
+    /// Opens the database of a run: like [`WebdeskDb::connect`], but a missing SQLite file
+    /// is an error instead of a new empty database, and every table the run needs must
+    /// exist.
+    pub async fn open_for_run(url: &str) -> Result<Self, OpenError> {
+        let target = DatabaseUrl::parse(url)?;
+        if let DatabaseUrl::Sqlite { path } = &target
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(ConnectError::SqliteMissing { path: path.clone() }.into());
+        }
+
+        let mut connection = connection::establish(&target).await?;
+        migrate::check_ready(&mut connection).await?;
+        Ok(Self { target, connection: Mutex::new(connection) })
     }
 
     /// Returns the backend name, `"sqlite"` or `"postgresql"`.
@@ -82,11 +102,9 @@ impl WebdeskDb {
     /// thread with `tokio::task::block_in_place`.
     pub async fn migrate(&self, with_webdesk_schema: bool) -> Result<MigrationSummary, StoreError> {
         // The migration harness takes ownership of a connection, so it gets its own.
-        let connection = connection::establish(&self.target).await.map_err(|error| {
-            StoreError(format!(
-                "opening a connection for the migration failed: {error}"
-            ))
-        })?;
+        let connection = connection::establish(&self.target)
+            .await
+            .map_err(|error| StoreError(format!("opening a connection for the migration failed: {error}")))?;
         migrate::migrate(connection, with_webdesk_schema).await
     }
 
@@ -97,16 +115,16 @@ impl WebdeskDb {
         let mut connection = self.connection.lock().await;
 
         let broken =
-            <DbConnection as AsyncConnection>::TransactionManager::is_broken_transaction_manager(
-                &mut connection,
-            );
+            <DbConnection as AsyncConnection>::TransactionManager::is_broken_transaction_manager(&mut connection);
         if broken {
             tracing::warn!(
                 database.backend = self.backend_name(),
                 "Reopening the database connection because an earlier call was cancelled inside a transaction"
             );
             *connection = connection::establish(&self.target).await.map_err(|error| {
-                StoreError(format!("reopening the database connection after an interrupted transaction failed: {error}"))
+                StoreError(format!(
+                    "reopening the database connection after an interrupted transaction failed: {error}"
+                ))
             })?;
         }
         Ok(connection)
@@ -122,10 +140,7 @@ impl WebdeskStore for WebdeskDb {
         })
     }
 
-    async fn load_images(
-        &self,
-        persons: &[PersonId],
-    ) -> Result<HashMap<PersonId, WebdeskImage>, StoreError> {
+    async fn load_images(&self, persons: &[PersonId]) -> Result<HashMap<PersonId, WebdeskImage>, StoreError> {
         let mut connection = self.connection().await?;
         images::load_images(&mut connection, persons).await.map_err(|error| match error {
             ImageError::Database(error) => failed(format!("loading the images of {} persons", persons.len()), error),
@@ -135,43 +150,25 @@ impl WebdeskStore for WebdeskDb {
         })
     }
 
-    async fn load_states(
-        &self,
-        persons: &[PersonId],
-    ) -> Result<HashMap<PersonId, SyncState>, StoreError> {
+    async fn load_states(&self, persons: &[PersonId]) -> Result<HashMap<PersonId, SyncState>, StoreError> {
         let mut connection = self.connection().await?;
         state::load_states(&mut connection, persons)
             .await
-            .map_err(|error| {
-                failed(
-                    format!("loading the sync states of {} persons", persons.len()),
-                    error,
-                )
-            })
+            .map_err(|error| failed(format!("loading the sync states of {} persons", persons.len()), error))
     }
 
     async fn store_photo(&self, write: PhotoWrite<'_>) -> Result<WriteResult, StoreError> {
         let mut connection = self.connection().await?;
         images::store_photo(&mut connection, &write)
             .await
-            .map_err(|error| {
-                failed(
-                    format!("storing the photo of person {}", write.person_id),
-                    error,
-                )
-            })
+            .map_err(|error| failed(format!("storing the photo of person {}", write.person_id), error))
     }
 
     async fn record_states(&self, states: &[(PersonId, SyncState)]) -> Result<(), StoreError> {
         let mut connection = self.connection().await?;
         state::record_states(&mut connection, states)
             .await
-            .map_err(|error| {
-                failed(
-                    format!("recording the sync states of {} persons", states.len()),
-                    error,
-                )
-            })
+            .map_err(|error| failed(format!("recording the sync states of {} persons", states.len()), error))
     }
 }
 

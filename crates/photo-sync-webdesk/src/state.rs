@@ -51,10 +51,7 @@ pub(crate) async fn load_states(
 }
 
 /// Records all `states` in one transaction.
-pub(crate) async fn record_states(
-    conn: &mut DbConnection,
-    states: &[(PersonId, SyncState)],
-) -> QueryResult<()> {
+pub(crate) async fn record_states(conn: &mut DbConnection, states: &[(PersonId, SyncState)]) -> QueryResult<()> {
     if states.is_empty() {
         return Ok(());
     }
@@ -71,11 +68,7 @@ pub(crate) async fn record_states(
 /// Updates the person's state row, or inserts it when there is none. Both backends run
 /// the same two statements because `ON CONFLICT` is not available through the
 /// multi-backend connection; the caller provides the transaction.
-pub(crate) async fn upsert_state(
-    conn: &mut DbConnection,
-    person_id: PersonId,
-    state: &SyncState,
-) -> QueryResult<()> {
+pub(crate) async fn upsert_state(conn: &mut DbConnection, person_id: PersonId, state: &SyncState) -> QueryResult<()> {
     let stored_etag = state.stored_etag.as_ref().map(ETag::as_str);
     let observed_etag = state.observed_etag.as_ref().map(ETag::as_str);
 

@@ -7,9 +7,7 @@
 //! so the session time zone cannot shift them.
 
 use diesel::QueryResult;
-use diesel::expression::{
-    AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate,
-};
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Text, Timestamp, Timestamptz};
@@ -40,12 +38,10 @@ pub(crate) struct UtcTimestamp {
 impl UtcTimestamp {
     pub(crate) fn new(value: OffsetDateTime) -> Self {
         let utc = value.to_offset(UtcOffset::UTC);
-        let utc = utc
-            .replace_nanosecond(utc.microsecond() * 1_000)
-            .unwrap_or(utc);
-        let sqlite_text = utc.format(SQLITE_FORMAT).expect(
-            "the format uses only date and time components, which every OffsetDateTime has",
-        );
+        let utc = utc.replace_nanosecond(utc.microsecond() * 1_000).unwrap_or(utc);
+        let sqlite_text = utc
+            .format(SQLITE_FORMAT)
+            .expect("the format uses only date and time components, which every OffsetDateTime has");
         Self { utc, sqlite_text }
     }
 }
@@ -89,22 +85,10 @@ mod tests {
     #[test]
     fn sqlite_text_has_six_fraction_digits() {
         let cases = [
-            (
-                datetime!(2026-03-01 08:15:30 UTC),
-                "2026-03-01 08:15:30.000000",
-            ),
-            (
-                datetime!(2026-03-01 08:15:30.5 UTC),
-                "2026-03-01 08:15:30.500000",
-            ),
-            (
-                datetime!(2026-03-01 08:15:30.123456789 UTC),
-                "2026-03-01 08:15:30.123456",
-            ),
-            (
-                datetime!(2026-03-01 09:15:30.25 +01:00),
-                "2026-03-01 08:15:30.250000",
-            ),
+            (datetime!(2026-03-01 08:15:30 UTC), "2026-03-01 08:15:30.000000"),
+            (datetime!(2026-03-01 08:15:30.5 UTC), "2026-03-01 08:15:30.500000"),
+            (datetime!(2026-03-01 08:15:30.123456789 UTC), "2026-03-01 08:15:30.123456"),
+            (datetime!(2026-03-01 09:15:30.25 +01:00), "2026-03-01 08:15:30.250000"),
         ];
         for (value, text) in cases {
             assert_eq!(UtcTimestamp::new(value).sqlite_text, text, "value {value}");
@@ -123,8 +107,7 @@ mod tests {
 
         // This is why `UtcTimestamp` formats SQLite timestamps itself. If diesel starts
         // writing six digits, the workaround can go.
-        let mut connection =
-            SqliteConnection::establish(":memory:").expect("an in-memory database opens");
+        let mut connection = SqliteConnection::establish(":memory:").expect("an in-memory database opens");
         let rows: Vec<Value> = diesel::sql_query("SELECT CAST(? AS TEXT) AS value")
             .bind::<Timestamp, _>(time::macros::datetime!(2026-03-01 08:15:30.5))
             .load(&mut connection)

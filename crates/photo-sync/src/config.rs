@@ -154,7 +154,8 @@ impl ConfigFile {
             path: path.to_owned(),
             message: format!("cannot read the file: {e}; pass the path of the job configuration with --config"),
         })?;
-        let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigError { path: path.to_owned(), message: format_toml_error(&e, &text) })?;
+        let raw: RawConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError { path: path.to_owned(), message: format_toml_error(&e, &text) })?;
         Ok(Self { path: path.to_owned(), raw })
     }
 
@@ -211,13 +212,27 @@ impl ConfigFile {
             }
         };
 
-        Ok(JobConfig { mode, selection, time_zone, time_zone_name, database_url: self.database_url()?, graph: self.graph(secret_from_env)? })
+        Ok(JobConfig {
+            mode,
+            selection,
+            time_zone,
+            time_zone_name,
+            database_url: self.database_url()?,
+            graph: self.graph(secret_from_env)?,
+        })
     }
 
-    fn references<T, E: fmt::Display>(&self, key: &str, raw: &[Reference], parse: impl Fn(&Reference) -> Result<T, E>) -> Result<Vec<T>, ConfigError> {
+    fn references<T, E: fmt::Display>(
+        &self,
+        key: &str,
+        raw: &[Reference],
+        parse: impl Fn(&Reference) -> Result<T, E>,
+    ) -> Result<Vec<T>, ConfigError> {
         raw.iter()
             .enumerate()
-            .map(|(index, reference)| parse(reference).map_err(|e| self.error(format!("key `{key}`, entry {}: {e}", index + 1))))
+            .map(|(index, reference)| {
+                parse(reference).map_err(|e| self.error(format!("key `{key}`, entry {}: {e}", index + 1)))
+            })
             .collect()
     }
 
@@ -226,12 +241,11 @@ impl ConfigFile {
             return Err(self.error("missing table `[graph]`: set tenant_id, client_id and client_secret of the app registration in the Entra tenant"));
         };
         let required = |key: &str, value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| self.error(format!("missing key `graph.{key}`: copy it from the app registration in the Entra admin center")))
+            value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).ok_or_else(|| {
+                self.error(format!(
+                    "missing key `graph.{key}`: copy it from the app registration in the Entra admin center"
+                ))
+            })
         };
         let optional = |value: &Option<String>, default: &str| {
             value.as_deref().map(str::trim).filter(|v| !v.is_empty()).unwrap_or(default).to_owned()

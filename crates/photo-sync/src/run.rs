@@ -38,7 +38,8 @@ pub async fn execute(command: Command) -> Result<u8, Failure> {
 async fn run(args: RunArgs) -> Result<u8, Failure> {
     let file = ConfigFile::load(&args.config).map_err(|e| Failure::Usage(e.into()))?;
     let job = file.job(std::env::var(CLIENT_SECRET_VARIABLE).ok()).map_err(|e| Failure::Usage(e.into()))?;
-    let source = GraphPhotoSource::new(graph_settings(&job)).map_err(|e| Failure::Usage(anyhow::anyhow!("invalid configuration {}: {e}", args.config.display())))?;
+    let source = GraphPhotoSource::new(graph_settings(&job))
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("invalid configuration {}: {e}", args.config.display())))?;
     if let Some(path) = &args.report {
         check_report_folder(path)?;
     }
@@ -51,7 +52,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         "Photo sync started"
     );
 
-    let store = WebdeskDb::connect(&job.database_url).await.map_err(|e| Failure::Fatal(e.into()))?;
+    let store = WebdeskDb::open_for_run(&job.database_url).await.map_err(|e| Failure::Fatal(e.into()))?;
     let service = SyncService::new(store, source, SystemClock);
     let report = service.run(job.mode, &job.selection, today).await.map_err(|e| match e {
         SyncError::Store(_) | SyncError::Source(_) => Failure::Fatal(e.into()),
@@ -70,7 +71,9 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
 
 async fn migrate(args: MigrateArgs) -> Result<u8, Failure> {
     let url = match (&args.config, &args.database) {
-        (Some(path), _) => ConfigFile::load(path).and_then(|f| f.database_url()).map_err(|e| Failure::Usage(e.into()))?,
+        (Some(path), _) => {
+            ConfigFile::load(path).and_then(|f| f.database_url()).map_err(|e| Failure::Usage(e.into()))?
+        }
         (None, Some(url)) => crate::config::resolve_sqlite_path(url, Path::new(".")),
         (None, None) => return Err(Failure::Usage(anyhow::anyhow!("pass --config FILE or --database URL"))),
     };
@@ -99,7 +102,11 @@ fn check_report_folder(path: &Path) -> Result<(), Failure> {
     if folder.is_dir() {
         return Ok(());
     }
-    Err(Failure::Usage(anyhow::anyhow!("invalid --report {}: the folder {} does not exist", path.display(), folder.display())))
+    Err(Failure::Usage(anyhow::anyhow!(
+        "invalid --report {}: the folder {} does not exist",
+        path.display(),
+        folder.display()
+    )))
 }
 
 /// Today's calendar date in the configured time zone, which decides which group

@@ -11,7 +11,9 @@ async fn download_returns_bytes_and_etag() {
     let server = start_graph().await;
     let photo = fixture_photo("grace-hopper.jpg");
     graph_get(value_path(OBJECT_ID))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(photo.clone(), "image/jpeg").insert_header("ETag", "\"BA09D118\""))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(photo.clone(), "image/jpeg").insert_header("ETag", "\"BA09D118\""),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -29,7 +31,11 @@ async fn download_ignores_content_type() {
     // leaves all checks of the bytes to the domain.
     let not_a_photo = fixture_photo("html-error-page.jpg");
     graph_get(value_path(OBJECT_ID))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(not_a_photo.clone(), "application/json").insert_header("ETag", "\"C0FFEE\""))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(not_a_photo.clone(), "application/json")
+                .insert_header("ETag", "\"C0FFEE\""),
+        )
         .mount(&server)
         .await;
 
@@ -43,7 +49,10 @@ async fn download_ignores_content_type() {
 async fn download_without_etag_header() {
     let server = start_graph().await;
     let photo = fixture_photo("grace-hopper-48.jpg");
-    graph_get(value_path(OBJECT_ID)).respond_with(ResponseTemplate::new(200).set_body_raw(photo.clone(), "image/jpeg")).mount(&server).await;
+    graph_get(value_path(OBJECT_ID))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(photo.clone(), "image/jpeg"))
+        .mount(&server)
+        .await;
 
     let results = source(&server).download(&[object_id(OBJECT_ID)]).await.expect("a token is issued");
 
@@ -90,12 +99,16 @@ async fn download_encodes_guest_upn() {
     let server = start_graph().await;
     let photo = fixture_photo("eileen-collins.png");
     graph_get(value_path("eileen_example.org%23EXT%23@contoso.onmicrosoft.com"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(photo.clone(), "image/png").insert_header("ETag", "\"E1\""))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(photo.clone(), "image/png").insert_header("ETag", "\"E1\""),
+        )
         .expect(1)
         .mount(&server)
         .await;
 
-    let guest = photo_sync_domain::MicrosoftAccount::UserPrincipalName("eileen_example.org#EXT#@contoso.onmicrosoft.com".into());
+    let guest = photo_sync_domain::MicrosoftAccount::UserPrincipalName(
+        "eileen_example.org#EXT#@contoso.onmicrosoft.com".into(),
+    );
     let results = source(&server).download(&[guest]).await.expect("a token is issued");
 
     assert_eq!(results, vec![Ok(Download::Photo { etag: ETag::new("\"E1\""), bytes: photo })]);

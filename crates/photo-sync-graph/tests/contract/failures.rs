@@ -21,7 +21,8 @@ async fn observe_failure(response: ResponseTemplate) -> PhotoFailure {
 
 #[tokio::test]
 async fn forbidden_error_access_denied() {
-    let response = ResponseTemplate::new(403).set_body_json(graph_error("ErrorAccessDenied", "0a1b2c3d-0000-4000-8000-000000000403"));
+    let response = ResponseTemplate::new(403)
+        .set_body_json(graph_error("ErrorAccessDenied", "0a1b2c3d-0000-4000-8000-000000000403"));
 
     let failure = observe_failure(response).await;
 
@@ -121,7 +122,9 @@ async fn dot_segment_key_is_not_sent() {
 async fn slow_graph_times_out() {
     let server = start_graph().await;
     graph_get(metadata_path(OBJECT_ID))
-        .respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"A\"")).set_delay(Duration::from_secs(3)))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(photo_metadata("\"A\"")).set_delay(Duration::from_secs(3)),
+        )
         .mount(&server)
         .await;
     let source = source(&server).with_request_timeout(Duration::from_millis(200));
@@ -141,7 +144,8 @@ async fn closed_port_is_transport_failure() {
     let closed_port = listener.local_addr().expect("bound address").port();
     drop(listener);
 
-    let settings = photo_sync_graph::GraphSettings { base_url: format!("http://127.0.0.1:{closed_port}"), ..settings(&server) };
+    let settings =
+        photo_sync_graph::GraphSettings { base_url: format!("http://127.0.0.1:{closed_port}"), ..settings(&server) };
     let source = photo_sync_graph::GraphPhotoSource::new(settings).expect("valid settings");
 
     let results = source.observe(&[object_id(OBJECT_ID)]).await.expect("a token is issued");
@@ -149,5 +153,9 @@ async fn closed_port_is_transport_failure() {
     let failure = results[0].clone().expect_err("nothing listens on the port");
     assert_eq!(failure.kind, FailureKind::Transport);
     assert!(failure.message.starts_with("the request to Microsoft Graph failed: "), "{}", failure.message);
-    assert!(failure.message.contains("Check the network connection to 127.0.0.1 and graph.base_url"), "{}", failure.message);
+    assert!(
+        failure.message.contains("Check the network connection to 127.0.0.1 and graph.base_url"),
+        "{}",
+        failure.message
+    );
 }

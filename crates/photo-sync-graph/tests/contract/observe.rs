@@ -31,15 +31,30 @@ async fn observe_returns_media_etag() {
 #[tokio::test]
 async fn observe_placeholders_are_no_photo() {
     let placeholders = [
-        ("1x1 gif with empty ETag", json!({"@odata.mediaContentType": "image/gif", "@odata.mediaEtag": "", "id": "1X1", "width": 1, "height": 1})),
-        ("1x1 jpeg with ETag", json!({"@odata.mediaContentType": "image/jpeg", "@odata.mediaEtag": "\"0001\"", "id": "1X1", "width": 1, "height": 1})),
-        ("gif of another size", json!({"@odata.mediaContentType": "image/gif", "@odata.mediaEtag": "\"0002\"", "width": 48, "height": 48})),
-        ("jpeg with empty ETag", json!({"@odata.mediaContentType": "image/jpeg", "@odata.mediaEtag": "", "width": 240, "height": 240})),
+        (
+            "1x1 gif with empty ETag",
+            json!({"@odata.mediaContentType": "image/gif", "@odata.mediaEtag": "", "id": "1X1", "width": 1, "height": 1}),
+        ),
+        (
+            "1x1 jpeg with ETag",
+            json!({"@odata.mediaContentType": "image/jpeg", "@odata.mediaEtag": "\"0001\"", "id": "1X1", "width": 1, "height": 1}),
+        ),
+        (
+            "gif of another size",
+            json!({"@odata.mediaContentType": "image/gif", "@odata.mediaEtag": "\"0002\"", "width": 48, "height": 48}),
+        ),
+        (
+            "jpeg with empty ETag",
+            json!({"@odata.mediaContentType": "image/jpeg", "@odata.mediaEtag": "", "width": 240, "height": 240}),
+        ),
     ];
 
     for (case, body) in placeholders {
         let server = start_graph().await;
-        graph_get(metadata_path(OBJECT_ID)).respond_with(ResponseTemplate::new(200).set_body_json(body)).mount(&server).await;
+        graph_get(metadata_path(OBJECT_ID))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
 
         let results = source(&server).observe(&[object_id(OBJECT_ID)]).await.expect("a token is issued");
 
@@ -72,7 +87,10 @@ async fn observe_every_other_404_is_no_photo() {
 async fn observe_unknown_user_fails() {
     let server = start_graph().await;
     graph_get(metadata_path(OBJECT_ID))
-        .respond_with(ResponseTemplate::new(404).set_body_json(graph_error("Request_ResourceNotFound", "5e1d6d1c-0000-4000-8000-000000000001")))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(graph_error("Request_ResourceNotFound", "5e1d6d1c-0000-4000-8000-000000000001")),
+        )
         .mount(&server)
         .await;
 
@@ -87,15 +105,23 @@ async fn observe_unknown_user_fails() {
 async fn observe_invalid_metadata_fails() {
     let server = start_graph().await;
     graph_get(metadata_path(OBJECT_ID))
-        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>login page</html>", "text/html").insert_header("request-id", "r-html"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<html>login page</html>", "text/html")
+                .insert_header("request-id", "r-html"),
+        )
         .mount(&server)
         .await;
     graph_get(metadata_path("no-etag"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"@odata.mediaContentType": "image/jpeg", "width": 240, "height": 240})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"@odata.mediaContentType": "image/jpeg", "width": 240, "height": 240})),
+        )
         .mount(&server)
         .await;
 
-    let results = source(&server).observe(&[object_id(OBJECT_ID), object_id("no-etag")]).await.expect("a token is issued");
+    let results =
+        source(&server).observe(&[object_id(OBJECT_ID), object_id("no-etag")]).await.expect("a token is issued");
 
     let not_json = results[0].clone().expect_err("HTML is not metadata");
     assert_eq!(not_json.kind, FailureKind::InvalidResponse);
@@ -148,7 +174,9 @@ async fn observe_keeps_input_order_under_concurrency() {
         // order within each group of parallel requests.
         let extra = Duration::from_millis(20 * (8 - i as u64));
         graph_get(metadata_path(key))
-            .respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata(&format!("\"E{i}\""))).set_delay(delay + extra))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(photo_metadata(&format!("\"E{i}\""))).set_delay(delay + extra),
+            )
             .expect(1)
             .mount(&server)
             .await;
@@ -173,8 +201,14 @@ async fn observe_keeps_input_order_under_concurrency() {
 #[tokio::test]
 async fn observe_mixed_results_per_account() {
     let server = start_graph().await;
-    graph_get(metadata_path("with-photo")).respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"P\""))).mount(&server).await;
-    graph_get(metadata_path("without-photo")).respond_with(ResponseTemplate::new(404).set_body_json(graph_error("ImageNotFound", "r"))).mount(&server).await;
+    graph_get(metadata_path("with-photo"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"P\"")))
+        .mount(&server)
+        .await;
+    graph_get(metadata_path("without-photo"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(graph_error("ImageNotFound", "r")))
+        .mount(&server)
+        .await;
     graph_get(metadata_path("unknown"))
         .respond_with(ResponseTemplate::new(404).set_body_json(graph_error("Request_ResourceNotFound", "r")))
         .mount(&server)
@@ -197,7 +231,8 @@ async fn observe_base_url_with_path() {
         .expect(1)
         .mount(&server)
         .await;
-    let settings = photo_sync_graph::GraphSettings { base_url: format!("{}/graph/", server.uri()), ..settings(&server) };
+    let settings =
+        photo_sync_graph::GraphSettings { base_url: format!("{}/graph/", server.uri()), ..settings(&server) };
     let source = GraphPhotoSource::new(settings).expect("valid settings");
 
     let results = source.observe(&[object_id(OBJECT_ID)]).await.expect("a token is issued");

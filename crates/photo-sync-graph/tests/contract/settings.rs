@@ -60,7 +60,11 @@ fn valid_endpoints_accepted() {
     ];
 
     for (base_url, authority_host) in cases {
-        let result = GraphPhotoSource::new(GraphSettings { base_url: base_url.into(), authority_host: authority_host.into(), ..settings() });
+        let result = GraphPhotoSource::new(GraphSettings {
+            base_url: base_url.into(),
+            authority_host: authority_host.into(),
+            ..settings()
+        });
         assert!(result.is_ok(), "{base_url} with {authority_host}: {result:?}");
     }
 }

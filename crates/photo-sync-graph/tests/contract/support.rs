@@ -18,7 +18,8 @@ pub const ACCESS_TOKEN: &str = "eyJ0eXAi.test-access-token";
 pub const OBJECT_ID: &str = "9f1c3c8e-2a8b-4d2c-9a43-3f8d6f1f2b7e";
 
 /// Retries without noticeable waits, for tests that do not look at the wait itself.
-pub const FAST_RETRY: RetryPolicy = RetryPolicy { max_retries: 3, initial_backoff: Duration::from_millis(1), max_wait: Duration::from_secs(1) };
+pub const FAST_RETRY: RetryPolicy =
+    RetryPolicy { max_retries: 3, initial_backoff: Duration::from_millis(1), max_wait: Duration::from_secs(1) };
 
 /// Starts a server that issues `ACCESS_TOKEN` to the test app and responds with 418 to
 /// every request that no test mock matches. A request the test did not plan for thus
@@ -78,7 +79,9 @@ pub fn value_path(encoded_key: &str) -> String {
 
 /// Starts a mock of a Graph GET request for `request_path` that carries the test token.
 pub fn graph_get(request_path: String) -> wiremock::MockBuilder {
-    Mock::given(method("GET")).and(path(request_path)).and(header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
+    Mock::given(method("GET"))
+        .and(path(request_path))
+        .and(header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
 }
 
 /// Builds a Graph error body as documented, with a request id inside `innerError`.

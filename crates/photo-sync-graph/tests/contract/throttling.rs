@@ -19,8 +19,16 @@ fn throttled(retry_after: &str) -> ResponseTemplate {
 #[tokio::test]
 async fn throttled_request_waits_fractional_retry_after() {
     let server = start_graph().await;
-    graph_get(metadata_path(OBJECT_ID)).respond_with(throttled("0.25")).up_to_n_times(1).with_priority(1).mount(&server).await;
-    graph_get(metadata_path(OBJECT_ID)).respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"R1\""))).mount(&server).await;
+    graph_get(metadata_path(OBJECT_ID))
+        .respond_with(throttled("0.25"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    graph_get(metadata_path(OBJECT_ID))
+        .respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"R1\"")))
+        .mount(&server)
+        .await;
     // Backoff without the header would be 1 ms, so a wait of 250 ms proves that the
     // fractional Retry-After was used.
     let source = source(&server).with_retry_policy(FAST_RETRY);
@@ -38,9 +46,18 @@ async fn throttled_request_waits_fractional_retry_after() {
 async fn unavailable_without_retry_after_backs_off() {
     for status in [503, 504] {
         let server = start_graph().await;
-        graph_get(value_path(OBJECT_ID)).respond_with(ResponseTemplate::new(status)).up_to_n_times(2).with_priority(1).mount(&server).await;
         graph_get(value_path(OBJECT_ID))
-            .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture_photo("grace-hopper-48.jpg")).insert_header("ETag", "\"V\""))
+            .respond_with(ResponseTemplate::new(status))
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        graph_get(value_path(OBJECT_ID))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_bytes(fixture_photo("grace-hopper-48.jpg"))
+                    .insert_header("ETag", "\"V\""),
+            )
             .mount(&server)
             .await;
         let source = source(&server).with_retry_policy(FAST_RETRY);
@@ -63,7 +80,10 @@ async fn throttled_forever_gives_up_as_unavailable() {
 
     let failure = results[0].clone().expect_err("Graph never stopped throttling");
     assert_eq!(failure.kind, FailureKind::Unavailable);
-    assert_eq!(count_requests(&server, &metadata_path(OBJECT_ID)).await, 1 + RetryPolicy::default().max_retries as usize);
+    assert_eq!(
+        count_requests(&server, &metadata_path(OBJECT_ID)).await,
+        1 + RetryPolicy::default().max_retries as usize
+    );
     insta::assert_snapshot!(failure.message);
 }
 

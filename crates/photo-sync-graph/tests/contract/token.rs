@@ -18,11 +18,18 @@ async fn token_request_uses_client_credentials() {
         .and(body_string_contains("grant_type=client_credentials"))
         .and(body_string_contains(format!("client_id={CLIENT_ID}").as_str()))
         .and(body_string_contains("scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer", "expires_in": 3600, "access_token": ACCESS_TOKEN})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"token_type": "Bearer", "expires_in": 3600, "access_token": ACCESS_TOKEN})),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    graph_get(metadata_path(OBJECT_ID)).respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"T\""))).expect(1).mount(&server).await;
+    graph_get(metadata_path(OBJECT_ID))
+        .respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"T\"")))
+        .expect(1)
+        .mount(&server)
+        .await;
 
     let results = source(&server).observe(&[object_id(OBJECT_ID)]).await.expect("a token is issued");
 
@@ -34,7 +41,10 @@ async fn token_is_cached_across_calls() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(format!("/{TENANT_ID}/oauth2/v2.0/token")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer", "expires_in": 3600, "access_token": ACCESS_TOKEN})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"token_type": "Bearer", "expires_in": 3600, "access_token": ACCESS_TOKEN})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -52,12 +62,17 @@ async fn token_is_cached_across_calls() {
 #[tokio::test]
 async fn bearer_token_is_sent() {
     let server = start_graph().await;
-    graph_get(metadata_path(OBJECT_ID)).respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"B\""))).expect(1).mount(&server).await;
+    graph_get(metadata_path(OBJECT_ID))
+        .respond_with(ResponseTemplate::new(200).set_body_json(photo_metadata("\"B\"")))
+        .expect(1)
+        .mount(&server)
+        .await;
 
     source(&server).observe(&[object_id(OBJECT_ID)]).await.expect("a token is issued");
 
     let requests = server.received_requests().await.expect("request recording is on");
-    let graph_request = requests.iter().find(|r| r.url.path() == metadata_path(OBJECT_ID)).expect("the photo request was sent");
+    let graph_request =
+        requests.iter().find(|r| r.url.path() == metadata_path(OBJECT_ID)).expect("the photo request was sent");
     let authorization = graph_request.headers.get("authorization").and_then(|v| v.to_str().ok());
     assert_eq!(authorization, Some(format!("Bearer {ACCESS_TOKEN}").as_str()));
 }
@@ -143,12 +158,21 @@ async fn unreachable_authority_fails() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     let closed_port = listener.local_addr().expect("bound address").port();
     drop(listener);
-    let settings = photo_sync_graph::GraphSettings { authority_host: format!("http://127.0.0.1:{closed_port}"), ..settings(&server) };
+    let settings = photo_sync_graph::GraphSettings {
+        authority_host: format!("http://127.0.0.1:{closed_port}"),
+        ..settings(&server)
+    };
     let source = photo_sync_graph::GraphPhotoSource::new(settings).expect("valid settings");
 
     let error = source.observe(&[object_id(OBJECT_ID)]).await.expect_err("no token can be had");
 
-    assert!(error.0.starts_with(&format!("cannot get an access token for Microsoft Graph from http://127.0.0.1:{closed_port} ")), "{}", error.0);
+    assert!(
+        error.0.starts_with(&format!(
+            "cannot get an access token for Microsoft Graph from http://127.0.0.1:{closed_port} "
+        )),
+        "{}",
+        error.0
+    );
     assert!(error.0.to_lowercase().contains("connect"), "{}", error.0);
     assert!(!error.0.contains('\n'), "{}", error.0);
     assert_eq!(count_requests(&server, &metadata_path(OBJECT_ID)).await, 0);

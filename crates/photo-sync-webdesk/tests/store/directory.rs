@@ -5,8 +5,7 @@ use std::fmt::Write as _;
 
 use photo_sync_domain::ports::WebdeskStore;
 use photo_sync_domain::{
-    ClientId, ClientRef, Directory, GroupId, GroupRef, PersonId, PersonRef, Selection,
-    UnresolvedReference, resolve,
+    ClientId, ClientRef, Directory, GroupId, GroupRef, PersonId, PersonRef, Selection, UnresolvedReference, resolve,
 };
 use time::macros::date;
 
@@ -51,8 +50,7 @@ async fn seeded() -> (TestDb, photo_sync_webdesk::WebdeskDb) {
 fn describe(directory: &Directory) -> String {
     let mut out = String::new();
     for client in &directory.clients {
-        writeln!(out, "client {} {}", client.id, client.short_name)
-            .expect("writing to a String succeeds");
+        writeln!(out, "client {} {}", client.id, client.short_name).expect("writing to a String succeeds");
     }
     for group in &directory.groups {
         writeln!(
@@ -66,10 +64,7 @@ fn describe(directory: &Directory) -> String {
         writeln!(
             out,
             "membership group {} person {} valid {:?}..{:?}",
-            membership.group_id,
-            membership.person_id,
-            membership.validity.from,
-            membership.validity.to
+            membership.group_id, membership.person_id, membership.validity.from, membership.validity.to
         )
         .expect("writing to a String succeeds");
     }
@@ -90,10 +85,7 @@ fn describe(directory: &Directory) -> String {
 }
 
 async fn load(store: &photo_sync_webdesk::WebdeskDb, selection: Selection) -> String {
-    let directory = store
-        .load_directory(&selection)
-        .await
-        .expect("the directory loads");
+    let directory = store.load_directory(&selection).await.expect("the directory loads");
     describe(&directory)
 }
 
@@ -118,10 +110,7 @@ async fn person_by_id_and_username() {
 #[tokio::test(flavor = "multi_thread")]
 async fn group_by_id() {
     let (_db, store) = seeded().await;
-    let selection = Selection {
-        groups: vec![GroupRef::Id(GroupId(12))],
-        ..Selection::default()
-    };
+    let selection = Selection { groups: vec![GroupRef::Id(GroupId(12))], ..Selection::default() };
 
     insta::assert_snapshot!(load(&store, selection).await, @r#"
     client 1 ACME-DE
@@ -134,10 +123,7 @@ async fn group_by_id() {
 #[tokio::test(flavor = "multi_thread")]
 async fn group_by_short_name_in_every_client() {
     let (_db, store) = seeded().await;
-    let selection = Selection {
-        groups: vec![GroupRef::ShortName("HR".into())],
-        ..Selection::default()
-    };
+    let selection = Selection { groups: vec![GroupRef::ShortName("HR".into())], ..Selection::default() };
 
     insta::assert_snapshot!(load(&store, selection).await, @r#"
     client 1 ACME-DE
@@ -160,14 +146,8 @@ async fn group_qualified_by_client() {
     let (_db, store) = seeded().await;
     let selection = Selection {
         groups: vec![
-            GroupRef::Qualified {
-                client: "ACME-AT".into(),
-                group: "HR".into(),
-            },
-            GroupRef::Qualified {
-                client: "OTHER".into(),
-                group: "HR".into(),
-            },
+            GroupRef::Qualified { client: "ACME-AT".into(), group: "HR".into() },
+            GroupRef::Qualified { client: "OTHER".into(), group: "HR".into() },
         ],
         ..Selection::default()
     };
@@ -186,11 +166,7 @@ async fn group_qualified_by_client() {
 async fn client_by_short_name_and_id() {
     let (_db, store) = seeded().await;
     let selection = Selection {
-        clients: vec![
-            ClientRef::ShortName("OTHER".into()),
-            ClientRef::Id(ClientId(2)),
-            ClientRef::Id(ClientId(99)),
-        ],
+        clients: vec![ClientRef::ShortName("OTHER".into()), ClientRef::Id(ClientId(2)), ClientRef::Id(ClientId(99))],
         ..Selection::default()
     };
 
@@ -207,34 +183,21 @@ async fn client_by_short_name_and_id() {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_owning_a_group_brings_no_persons() {
     let (_db, store) = seeded().await;
-    let selection = Selection {
-        groups: vec![GroupRef::ShortName("SALES".into())],
-        ..Selection::default()
-    };
+    let selection = Selection { groups: vec![GroupRef::ShortName("SALES".into())], ..Selection::default() };
 
-    let directory = store
-        .load_directory(&selection)
-        .await
-        .expect("the directory loads");
+    let directory = store.load_directory(&selection).await.expect("the directory loads");
 
     let client_ids: Vec<ClientId> = directory.clients.iter().map(|client| client.id).collect();
     let person_ids: Vec<PersonId> = directory.persons.iter().map(|person| person.id).collect();
     assert_eq!(client_ids, [ClientId(3)]);
-    assert_eq!(
-        person_ids,
-        [PersonId(103)],
-        "Emil is in client 3 but in no selected group"
-    );
+    assert_eq!(person_ids, [PersonId(103)], "Emil is in client 3 but in no selected group");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_selection_loads_nothing() {
     let (_db, store) = seeded().await;
 
-    let directory = store
-        .load_directory(&Selection::default())
-        .await
-        .expect("the directory loads");
+    let directory = store.load_directory(&Selection::default()).await.expect("the directory loads");
 
     assert_eq!(directory, Directory::default());
 }
@@ -243,22 +206,13 @@ async fn empty_selection_loads_nothing() {
 async fn overlapping_references_load_each_row_once() {
     let (_db, store) = seeded().await;
     let selection = Selection {
-        persons: vec![
-            PersonRef::Id(PersonId(100)),
-            PersonRef::Username("anna".into()),
-        ],
+        persons: vec![PersonRef::Id(PersonId(100)), PersonRef::Username("anna".into())],
         groups: vec![GroupRef::Id(GroupId(10)), GroupRef::ShortName("HR".into())],
-        clients: vec![
-            ClientRef::ShortName("ACME-DE".into()),
-            ClientRef::Id(ClientId(1)),
-        ],
+        clients: vec![ClientRef::ShortName("ACME-DE".into()), ClientRef::Id(ClientId(1))],
         include_inactive: false,
     };
 
-    let directory = store
-        .load_directory(&selection)
-        .await
-        .expect("the directory loads");
+    let directory = store.load_directory(&selection).await.expect("the directory loads");
 
     let person_ids: Vec<i64> = directory.persons.iter().map(|person| person.id.0).collect();
     let group_ids: Vec<i64> = directory.groups.iter().map(|group| group.id.0).collect();
@@ -275,26 +229,16 @@ async fn loaded_rows_resolve_selection() {
     let selection = Selection {
         groups: vec![
             GroupRef::ShortName("HR".into()),
-            GroupRef::Qualified {
-                client: "ACME-DE".into(),
-                group: "HR".into(),
-            },
+            GroupRef::Qualified { client: "ACME-DE".into(), group: "HR".into() },
         ],
         clients: vec![ClientRef::ShortName("OTHER".into())],
         ..Selection::default()
     };
 
-    let directory = store
-        .load_directory(&selection)
-        .await
-        .expect("the directory loads");
+    let directory = store.load_directory(&selection).await.expect("the directory loads");
     let resolution = resolve(&selection, &directory, date!(2026 - 06 - 01));
 
-    let targets: Vec<&str> = resolution
-        .targets
-        .iter()
-        .map(|person| person.username.as_str())
-        .collect();
+    let targets: Vec<&str> = resolution.targets.iter().map(|person| person.username.as_str()).collect();
     assert_eq!(targets, ["anna", "dirk", "emil"]);
     assert_eq!(
         resolution.unresolved,
@@ -311,16 +255,9 @@ async fn long_reference_lists_stay_below_sqlite_limits() {
     // More ids than SQLite's default limit of 32766 bound parameters in one statement.
     let persons = (1..=40_000).map(|id| PersonRef::Id(PersonId(id))).collect();
     let groups = (1..=40_000).map(|id| GroupRef::Id(GroupId(id))).collect();
-    let selection = Selection {
-        persons,
-        groups,
-        ..Selection::default()
-    };
+    let selection = Selection { persons, groups, ..Selection::default() };
 
-    let directory = store
-        .load_directory(&selection)
-        .await
-        .expect("the directory loads in chunks");
+    let directory = store.load_directory(&selection).await.expect("the directory loads in chunks");
 
     let person_ids: Vec<i64> = directory.persons.iter().map(|person| person.id.0).collect();
     let group_ids: Vec<i64> = directory.groups.iter().map(|group| group.id.0).collect();

@@ -32,9 +32,7 @@ impl TestDb {
     }
 
     pub async fn connect(&self) -> WebdeskDb {
-        WebdeskDb::connect(&self.url())
-            .await
-            .expect("the test database opens")
+        WebdeskDb::connect(&self.url()).await.expect("the test database opens")
     }
 
     /// Opens the database with the contract tables and the job's table in place.
@@ -48,16 +46,12 @@ impl TestDb {
     pub fn raw(&self) -> SqliteConnection {
         let mut connection = SqliteConnection::establish(&self.path.to_string_lossy())
             .expect("the test database opens without the store");
-        connection
-            .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
-            .expect("the pragmas apply");
+        connection.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;").expect("the pragmas apply");
         connection
     }
 
     pub fn execute(&self, sql: &str) {
-        self.raw()
-            .batch_execute(sql)
-            .unwrap_or_else(|error| panic!("SQL failed: {error}\n{sql}"));
+        self.raw().batch_execute(sql).unwrap_or_else(|error| panic!("SQL failed: {error}\n{sql}"));
     }
 
     /// Runs a query whose single column is named `value` and returns it as text.
@@ -68,9 +62,8 @@ impl TestDb {
             value: Option<String>,
         }
 
-        let rows: Vec<Value> = diesel::sql_query(sql)
-            .load(&mut self.raw())
-            .unwrap_or_else(|error| panic!("query failed: {error}\n{sql}"));
+        let rows: Vec<Value> =
+            diesel::sql_query(sql).load(&mut self.raw()).unwrap_or_else(|error| panic!("query failed: {error}\n{sql}"));
         rows.into_iter().map(|row| row.value).collect()
     }
 
@@ -88,8 +81,6 @@ impl TestDb {
 pub fn png(width: u32, height: u32, grey: u8) -> ValidPhoto {
     let image = image::GrayImage::from_pixel(width, height, image::Luma([grey]));
     let mut bytes = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .expect("a PNG encodes into memory");
+    image.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).expect("a PNG encodes into memory");
     ValidPhoto::from_bytes(bytes).expect("an encoded PNG is a valid photo")
 }
