@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod graph_sim;
+pub mod postgres;
 pub mod webdesk;
 
 pub use binary::{PhotoSync, RunOutput};

@@ -1,19 +1,25 @@
-//! `cargo xtask test`: builds the binary once, then runs every test of the workspace
-//! against it and ends with one total line.
+//! `cargo xtask test`: builds the binary once, starts a throwaway PostgreSQL server, then
+//! runs every test of the workspace against both and ends with one total line.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use anyhow::{Context, bail};
+use photo_sync_e2e::postgres::{PgServer, SERVER_VARIABLE};
 
 use crate::build::{build_photo_sync, cargo};
 
 pub fn run() -> anyhow::Result<()> {
     let binary = build_photo_sync(false)?;
 
+    // A run where PostgreSQL cannot start fails here, so its tests never skip silently.
+    let server = PgServer::start().context("cannot start the PostgreSQL server for the tests")?;
+    println!("PostgreSQL test server at {}", server.admin_url());
+
     let mut child = cargo()
         .args(["test", "--workspace", "--no-fail-fast"])
         .env("PHOTO_SYNC_BIN", &binary)
+        .env(SERVER_VARIABLE, server.admin_url())
         .stdout(Stdio::piped())
         .spawn()
         .context("cannot start cargo test")?;
@@ -28,6 +34,7 @@ pub fn run() -> anyhow::Result<()> {
         totals.add(&line);
     }
     let status = child.wait().context("waiting for cargo test failed")?;
+    drop(server);
 
     println!("\ntotal: {} passed, {} failed, {} skipped", totals.passed, totals.failed, totals.ignored);
     if !status.success() {
