@@ -1,7 +1,7 @@
 //! One test's world: a temporary folder, a migrated Webdesk database, the Graph
 //! simulator and a configuration file pointing at both.
 
-use photo_sync_e2e::{GraphSim, PhotoSync, RunOutput, WebdeskFile};
+use photo_sync_e2e::{Backend, GraphSim, PhotoSync, RunOutput, TestDatabase};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -10,18 +10,18 @@ pub const SECRET: &str = "test-client-secret-4f1c";
 
 pub struct World {
     pub dir: TempDir,
-    pub db: WebdeskFile,
+    pub db: TestDatabase,
     pub graph: GraphSim,
     pub binary: PhotoSync,
 }
 
 impl World {
-    /// Creates an empty Webdesk database through `photo-sync db migrate
+    /// Creates an empty Webdesk database on `backend` through `photo-sync db migrate
     /// --with-webdesk-schema`, with one client ACME-AT (id 1).
-    pub async fn new() -> Self {
+    pub async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let binary = PhotoSync::locate();
-        let db = WebdeskFile::open(&dir.path().join("webdesk.db"));
+        let db = TestDatabase::create(backend, dir.path());
 
         let output =
             binary.run(dir.path(), &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
@@ -36,10 +36,15 @@ impl World {
         self.db.add_person(id, 1, username, true, Some(&format!("object-{id}")), None);
     }
 
-    /// Writes `job.toml` with `mode`, the given selection lines, and the simulator.
+    /// Writes `job.toml` with `mode`, the given selection lines, the database and the
+    /// simulator. An SQLite database is named relative to the file, as administrators do.
     pub fn write_config(&self, mode: &str, selection: &str) -> std::path::PathBuf {
+        let url = match self.db.backend() {
+            Backend::Sqlite => "sqlite://webdesk.db".to_owned(),
+            Backend::Postgres => self.db.url(),
+        };
         let text = format!(
-            "mode = \"{mode}\"\n{selection}\ntime_zone = \"Europe/Vienna\"\n\n[database]\nurl = \"sqlite://webdesk.db\"\n\n[graph]\ntenant_id = \"sim-tenant\"\nclient_id = \"sim-client\"\nclient_secret = \"{SECRET}\"\nbase_url = \"{uri}\"\nauthority_host = \"{uri}\"\n",
+            "mode = \"{mode}\"\n{selection}\ntime_zone = \"Europe/Vienna\"\n\n[database]\nurl = \"{url}\"\n\n[graph]\ntenant_id = \"sim-tenant\"\nclient_id = \"sim-client\"\nclient_secret = \"{SECRET}\"\nbase_url = \"{uri}\"\nauthority_host = \"{uri}\"\n",
             uri = self.graph.uri(),
         );
         let path = self.dir.path().join("job.toml");
@@ -67,6 +72,27 @@ impl World {
         (output, report)
     }
 }
+
+/// Defines one test per backend for each listed `async fn name(backend: Backend)`, as
+/// `name::sqlite` and `name::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread")]
+                async fn sqlite() {
+                    super::$name(photo_sync_e2e::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread")]
+                async fn postgres() {
+                    super::$name(photo_sync_e2e::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;
 
 /// `(person_id, outcome)` of every person in a report.
 pub fn outcomes(report: &Value) -> Vec<(i64, String)> {

@@ -1,11 +1,12 @@
 //! `photo-sync db migrate`: creates the job's tables and never touches Webdesk's.
 
-use photo_sync_e2e::PhotoSync;
+use photo_sync_e2e::{Backend, PhotoSync, TestDatabase};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn migrate_keeps_existing_webdesk_tables() {
+use crate::harness::on_both_backends;
+
+async fn migrate_keeps_existing_webdesk_tables(backend: Backend) {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let db = photo_sync_e2e::WebdeskFile::open(&dir.path().join("webdesk.db"));
+    let db = TestDatabase::create(backend, dir.path());
     let binary = PhotoSync::locate();
 
     let first = binary.run(dir.path(), &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
@@ -17,20 +18,22 @@ async fn migrate_keeps_existing_webdesk_tables() {
     let again = binary.run(dir.path(), &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
 
     assert_eq!(again.status, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("up to date"), "{}", again.stderr);
     let image = db.image(1).expect("the image row survives");
     assert_eq!(image.content, b"webdesk image");
     assert_eq!(image.version, 4);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn migrate_without_webdesk_tables_explains() {
+async fn migrate_without_webdesk_tables_explains(backend: Backend) {
     let dir = tempfile::tempdir().expect("temporary folder");
+    let db = TestDatabase::create(backend, dir.path());
     let binary = PhotoSync::locate();
-    let url = format!("sqlite://{}", dir.path().join("empty.db").display());
 
-    let output = binary.run(dir.path(), &["db", "migrate", "--database", &url], &[]).await;
+    let output = binary.run(dir.path(), &["db", "migrate", "--database", &db.url()], &[]).await;
 
-    assert_ne!(output.status, 0);
+    assert_eq!(output.status, 1, "{}", output.stderr);
     assert!(output.stderr.contains("persons"), "names the missing table: {}", output.stderr);
     assert!(output.stderr.contains("--with-webdesk-schema"), "names the fix: {}", output.stderr);
 }
+
+on_both_backends!(migrate_keeps_existing_webdesk_tables, migrate_without_webdesk_tables_explains);

@@ -2,7 +2,9 @@
 
 use photo_sync_e2e::{SimUser, fixture};
 
-use crate::harness::{World, detail, outcomes};
+use photo_sync_e2e::Backend;
+
+use crate::harness::{World, detail, on_both_backends, outcomes};
 
 const ALL_VALID: [&str; 8] = [
     "grace-hopper.jpg",
@@ -15,9 +17,8 @@ const ALL_VALID: [&str; 8] = [
     "eileen-collins-alpha.png",
 ];
 
-#[tokio::test(flavor = "multi_thread")]
-async fn first_run_stores_every_valid_photo() {
-    let world = World::new().await;
+async fn first_run_stores_every_valid_photo(backend: Backend) {
+    let world = World::new(backend).await;
     for (index, name) in ALL_VALID.iter().enumerate() {
         let id = 10 + i64::try_from(index).expect("small index");
         world.add_linked_person(id, &format!("user{id}"));
@@ -41,9 +42,8 @@ async fn first_run_stores_every_valid_photo() {
     assert!(output.stderr.contains("8 created"), "summary on stderr: {}", output.stderr);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn second_run_changes_nothing() {
-    let world = World::new().await;
+async fn second_run_changes_nothing(backend: Backend) {
+    let world = World::new(backend).await;
     world.add_linked_person(1, "anna");
     world.add_linked_person(2, "bernd");
     world.graph.set_photo("object-1", "\"A\"", fixture("grace-hopper.jpg"));
@@ -61,9 +61,8 @@ async fn second_run_changes_nothing() {
     assert_eq!(world.db.image(1).expect("image").version, 1, "nothing was rewritten");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn report_shape_is_stable() {
-    let world = World::new().await;
+async fn report_shape_is_stable(backend: Backend) {
+    let world = World::new(backend).await;
     world.add_linked_person(1, "anna");
     world.db.add_person(2, 1, "bernd", true, None, None);
     world.add_linked_person(3, "clara");
@@ -78,12 +77,14 @@ async fn report_shape_is_stable() {
         assert!(report[key].as_str().is_some_and(|t| t.ends_with('Z')), "{key} is UTC RFC 3339");
         report[key] = "[time]".into();
     }
-    insta::assert_json_snapshot!(report);
+    // One snapshot per backend, because insta numbers repeated assertions of one name.
+    insta::with_settings!({ snapshot_suffix => format!("{backend:?}").to_lowercase() }, {
+        insta::assert_json_snapshot!(report);
+    });
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn newest_keeps_upload_overwrite_replaces() {
-    let world = World::new().await;
+async fn newest_keeps_upload_overwrite_replaces(backend: Backend) {
+    let world = World::new(backend).await;
     world.add_linked_person(1, "anna");
     world.graph.set_photo("object-1", "\"A\"", fixture("grace-hopper.jpg"));
     world.write_config("newest", "persons = [\"anna\"]");
@@ -108,15 +109,14 @@ async fn newest_keeps_upload_overwrite_replaces() {
     assert_eq!(image.modified_by, "graph-sync");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn upload_racing_the_job_survives() {
-    let world = World::new().await;
+async fn upload_racing_the_job_survives(backend: Backend) {
+    let world = World::new(backend).await;
     world.add_linked_person(1, "anna");
     world.db.put_image(1, &fixture("grace-hopper-48.jpg"), "2026-11-01 10:00:00", "graph-sync", 1);
     world.graph.set_photo("object-1", "\"NEW\"", fixture("grace-hopper.jpg"));
 
     // The upload lands after the job read the image and while it downloads the photo.
-    let db = photo_sync_e2e::WebdeskFile::open(world.db.path());
+    let db = world.db.clone();
     let upload = fixture("eileen-collins-648.jpg");
     let racing_upload = upload.clone();
     world.graph.on_download("object-1", move || db.upload(1, &racing_upload, "2026-12-04 02:00:01"));
@@ -133,15 +133,14 @@ async fn upload_racing_the_job_survives() {
     assert_eq!(image.modified_by, "upload");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn group_selection_follows_validity() {
-    let world = World::new().await;
+async fn group_selection_follows_validity(backend: Backend) {
+    let world = World::new(backend).await;
     world.db.add_group(10, 1, "HR", None, None);
     for (id, name) in [(1, "anna"), (2, "bernd"), (3, "clara")] {
         world.add_linked_person(id, name);
         world.graph.set_photo(&format!("object-{id}"), &format!("\"E{id}\""), fixture("grace-hopper-48.jpg"));
     }
-    world.db.execute("UPDATE persons SET active = 0 WHERE id = 3");
+    world.db.execute("UPDATE persons SET active = FALSE WHERE id = 3");
     world.db.add_membership(10, 1, "2020-01-01", None);
     world.db.add_membership(10, 2, "2020-01-01", Some("2021-12-31"));
     world.db.add_membership(10, 3, "2020-01-01", None);
@@ -153,9 +152,8 @@ async fn group_selection_follows_validity() {
     assert_eq!(outcomes(&report), vec![(1, "created".to_owned())], "bernd's membership ended, clara is inactive");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn empty_selection_does_nothing() {
-    let world = World::new().await;
+async fn empty_selection_does_nothing(backend: Backend) {
+    let world = World::new(backend).await;
     world.add_linked_person(1, "anna");
     world.write_config("newest", "");
 
@@ -166,3 +164,5 @@ async fn empty_selection_does_nothing() {
     assert_eq!(report["counts"]["targets"], 0);
     assert!(world.graph.requests().is_empty(), "Graph is not contacted: {:?}", world.graph.requests());
 }
+
+on_both_backends!(first_run_stores_every_valid_photo, second_run_changes_nothing, report_shape_is_stable, newest_keeps_upload_overwrite_replaces, upload_racing_the_job_survives, group_selection_follows_validity, empty_selection_does_nothing);

@@ -2,11 +2,12 @@
 
 use photo_sync_e2e::{SimUser, fixture};
 
-use crate::harness::{World, detail, outcomes};
+use photo_sync_e2e::Backend;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn broken_photos_keep_old_image() {
-    let world = World::new().await;
+use crate::harness::{World, detail, on_both_backends, outcomes};
+
+async fn broken_photos_keep_old_image(backend: Backend) {
+    let world = World::new(backend).await;
     let old = fixture("grace-hopper-48.jpg");
     for (id, name) in [(1, "truncated.jpg"), (2, "empty.jpg"), (3, "html-error-page.jpg")] {
         world.add_linked_person(id, &format!("user{id}"));
@@ -37,9 +38,8 @@ async fn broken_photos_keep_old_image() {
     assert!(detail(&report, 3).contains("not a JPEG or PNG"), "{}", detail(&report, 3));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn person_without_link_fails() {
-    let world = World::new().await;
+async fn person_without_link_fails(backend: Backend) {
+    let world = World::new(backend).await;
     world.db.add_person(1, 1, "anna", true, Some("  "), None);
     world.write_config("newest", "persons = [\"anna\"]");
 
@@ -55,9 +55,8 @@ async fn person_without_link_fails() {
     assert!(detail(&report, 1).contains("no linked Microsoft account"), "{}", detail(&report, 1));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn access_denied_fails_person_only() {
-    let world = World::new().await;
+async fn access_denied_fails_person_only(backend: Backend) {
+    let world = World::new(backend).await;
     world.add_linked_person(1, "anna");
     world.add_linked_person(2, "bernd");
     world.graph.set("object-1", SimUser::Error { status: 403, code: "ErrorAccessDenied" });
@@ -72,9 +71,8 @@ async fn access_denied_fails_person_only() {
     assert!(detail(&report, 1).contains("ProfilePhoto.Read.All"), "the fix is named: {}", detail(&report, 1));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn missing_photos_keep_webdesk_image() {
-    let world = World::new().await;
+async fn missing_photos_keep_webdesk_image(backend: Backend) {
+    let world = World::new(backend).await;
     let old = fixture("grace-hopper-48.jpg");
     for (id, user) in [
         (1, SimUser::NoPhoto { code: "ImageNotFound" }),
@@ -96,9 +94,8 @@ async fn missing_photos_keep_webdesk_image() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn unknown_user_fails_person() {
-    let world = World::new().await;
+async fn unknown_user_fails_person(backend: Backend) {
+    let world = World::new(backend).await;
     world.db.add_person(1, 1, "anna", true, None, Some("anna@contoso.example"));
     world.write_config("newest", "persons = [\"anna\"]");
 
@@ -112,9 +109,8 @@ async fn unknown_user_fails_person() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn unresolved_references_exit_three() {
-    let world = World::new().await;
+async fn unresolved_references_exit_three(backend: Backend) {
+    let world = World::new(backend).await;
     world.add_linked_person(1, "anna");
     world.graph.set_photo("object-1", "\"A\"", fixture("grace-hopper-48.jpg"));
     world.write_config("newest", "persons = [\"anna\", \"nobody\"]\ngroups = [\"NOPE\"]\nclients = [\"ACME-CH\"]");
@@ -135,7 +131,7 @@ async fn unresolved_references_exit_three() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_mode_exits_two_before_work() {
-    let world = World::new().await;
+    let world = World::new(Backend::Sqlite).await;
     world.write_config("latest", "persons = [1]");
 
     let (output, report) = world.run().await;
@@ -149,7 +145,7 @@ async fn invalid_mode_exits_two_before_work() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_key_exits_two() {
-    let world = World::new().await;
+    let world = World::new(Backend::Sqlite).await;
     world.write_config("newest", "persons = [1]\nincldue_inactive = true");
 
     let (output, _) = world.run().await;
@@ -160,7 +156,7 @@ async fn unknown_key_exits_two() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plain_http_graph_rejected() {
-    let world = World::new().await;
+    let world = World::new(Backend::Sqlite).await;
     let path = world.write_config("newest", "persons = [1]");
     let text = std::fs::read_to_string(&path)
         .expect("read")
@@ -175,7 +171,7 @@ async fn plain_http_graph_rejected() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_database_exits_one() {
-    let world = World::new().await;
+    let world = World::new(Backend::Sqlite).await;
     let path = world.write_config("newest", "persons = [1]");
     let text = std::fs::read_to_string(&path)
         .expect("read")
@@ -188,9 +184,8 @@ async fn missing_database_exits_one() {
     assert!(output.stderr.contains("missing-folder"), "the message names the path: {}", output.stderr);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rejected_client_secret_exits_one() {
-    let world = World::new().await;
+async fn rejected_client_secret_exits_one(backend: Backend) {
+    let world = World::new(backend).await;
     world.add_linked_person(1, "anna");
     world.db.put_image(1, &fixture("grace-hopper-48.jpg"), "2026-11-01 10:00:00", "upload", 1);
     world.graph.reject_client();
@@ -209,9 +204,8 @@ async fn rejected_client_secret_exits_one() {
     assert_eq!(world.db.image(1).expect("image").version, 1, "nothing was written");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn run_before_migrate_explains() {
-    let world = World::new().await;
+async fn run_before_migrate_explains(backend: Backend) {
+    let world = World::new(backend).await;
     world.db.execute("DROP TABLE photo_sync_state");
     world.add_linked_person(1, "anna");
     world.graph.set_photo("object-1", "\"A\"", fixture("grace-hopper-48.jpg"));
@@ -222,3 +216,5 @@ async fn run_before_migrate_explains() {
     assert_eq!(output.status, 1, "{}", output.stderr);
     assert!(output.stderr.contains("photo-sync db migrate"), "names the fix: {}", output.stderr);
 }
+
+on_both_backends!(broken_photos_keep_old_image, person_without_link_fails, access_denied_fails_person_only, missing_photos_keep_webdesk_image, unknown_user_fails_person, unresolved_references_exit_three, rejected_client_secret_exits_one, run_before_migrate_explains);

@@ -9,7 +9,7 @@ pub mod webdesk;
 
 pub use binary::{PhotoSync, RunOutput};
 pub use graph_sim::{GraphSim, SimUser};
-pub use webdesk::{ImageRow, StateRow, WebdeskFile};
+pub use webdesk::{Backend, ImageRow, StateRow, TestDatabase};
 
 use std::path::PathBuf;
 

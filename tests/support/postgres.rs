@@ -4,7 +4,8 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, bail};
@@ -129,15 +130,48 @@ pub fn shared_admin_url() -> String {
 
 /// Runs SQL with `psql` and returns its unaligned, tuples-only output.
 pub fn psql(url: &str, sql: &str) -> String {
-    let output = Command::new(psql_path())
-        .args(["--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--set", "ON_ERROR_STOP=1", "--dbname", url, "--command", sql])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
-    assert!(output.status.success(), "psql failed: {}\n{sql}", String::from_utf8_lossy(&output.stderr));
+    let output = run_psql(url, sql, &[]);
     String::from_utf8_lossy(&output.stdout).trim_end_matches('\n').to_owned()
 }
 
+/// Runs `psql` with the SQL on stdin, because a photo as a hex literal is longer than
+/// the kernel allows for one command-line argument.
+fn run_psql(url: &str, sql: &str, extra: &[String]) -> Output {
+    let mut child = Command::new(psql_path())
+        .args(["--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--set", "ON_ERROR_STOP=1"])
+        .args(extra)
+        .args(["--dbname", url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
+    let mut stdin = child.stdin.take().expect("psql stdin");
+    stdin.write_all(sql.as_bytes()).expect("send SQL to psql");
+    drop(stdin);
+
+    let output = child.wait_with_output().expect("wait for psql");
+    assert!(output.status.success(), "psql failed: {}\n{}", String::from_utf8_lossy(&output.stderr), shorten(sql));
+    output
+}
+
+fn shorten(sql: &str) -> String {
+    sql.chars().take(500).collect()
+}
+
 /// `psql` beside the server programs, else the one on PATH (Debian links it there).
+/// Runs a query with `psql` and returns its rows, with `None` for SQL NULL.
+pub fn psql_rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    const FIELD: char = '\u{1f}';
+    const NULL: &str = "\u{1e}";
+    let output = run_psql(url, sql, &[format!("--field-separator={FIELD}"), format!("--pset=null={NULL}")]);
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| line.split(FIELD).map(|field| (field != NULL).then(|| field.to_owned())).collect())
+        .collect()
+}
+
 fn psql_path() -> PathBuf {
     find_bin_dir().map(|dir| dir.join("psql")).ok().filter(|path| path.is_file()).unwrap_or_else(|| PathBuf::from("psql"))
 }

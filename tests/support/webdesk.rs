@@ -1,170 +1,259 @@
-//! A Webdesk SQLite database file to seed and inspect with plain SQL, independent of the
-//! adapter under test.
+//! A Webdesk database to seed and inspect with plain SQL, independent of the adapter under
+//! test: an SQLite file (through diesel's SQLite driver) or a PostgreSQL database (through
+//! `psql`).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{BigInt, Binary, Nullable, Text};
+use diesel::sql_types::{Nullable, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
-/// A `person_images` row as stored.
-#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+use crate::postgres;
+
+/// The database backends the job supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A `person_images` row as stored; `modified_at` as UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRow {
-    #[diesel(sql_type = Binary)]
     pub content: Vec<u8>,
-    #[diesel(sql_type = Text)]
     pub content_type: String,
-    #[diesel(sql_type = Text)]
     pub modified_at: String,
-    #[diesel(sql_type = Text)]
     pub modified_by: String,
-    #[diesel(sql_type = BigInt)]
     pub version: i64,
 }
 
 /// A `photo_sync_state` row as stored.
-#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateRow {
-    #[diesel(sql_type = Nullable<Text>)]
     pub stored_etag: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
     pub written_version: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub observed_etag: Option<String>,
-    #[diesel(sql_type = Text)]
     pub observed_at: String,
 }
 
-/// An SQLite file of the Webdesk contract schema.
-#[derive(Debug)]
-pub struct WebdeskFile {
-    path: PathBuf,
+/// Up to six text columns of a SQLite row, named `c0` to `c5` in the query.
+#[derive(QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    c0: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    c1: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    c2: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    c3: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    c4: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    c5: Option<String>,
 }
 
-impl WebdeskFile {
-    /// Wraps a file that `photo-sync db migrate --with-webdesk-schema` created.
-    pub fn open(path: &Path) -> Self {
-        Self { path: path.to_owned() }
+/// A Webdesk database of the contract schema.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    backend: Backend,
+    /// The file path (SQLite) or the URL (PostgreSQL).
+    target: String,
+}
+
+impl TestDatabase {
+    /// An SQLite file, created by `photo-sync db migrate --with-webdesk-schema`.
+    pub fn sqlite(path: &Path) -> Self {
+        Self { backend: Backend::Sqlite, target: path.display().to_string() }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// A PostgreSQL database by URL.
+    pub fn postgres(url: &str) -> Self {
+        Self { backend: Backend::Postgres, target: url.to_owned() }
+    }
+
+    /// A new empty database: `webdesk.db` in `folder`, or a fresh database on the test
+    /// PostgreSQL server.
+    pub fn create(backend: Backend, folder: &Path) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite(&folder.join("webdesk.db")),
+            Backend::Postgres => Self::postgres(&postgres::create_database(&postgres::shared_admin_url(), "e2e")),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The SQLite file; panics for PostgreSQL.
+    pub fn path(&self) -> PathBuf {
+        assert_eq!(self.backend, Backend::Sqlite, "only an SQLite database has a path");
+        PathBuf::from(&self.target)
     }
 
     /// The URL for configuration files and `--database`.
     pub fn url(&self) -> String {
-        format!("sqlite://{}", self.path.display())
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+            Backend::Postgres => self.target.clone(),
+        }
     }
 
-    fn connect(&self) -> SqliteConnection {
-        let mut connection = SqliteConnection::establish(&self.path.to_string_lossy())
-            .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.path.display()));
+    fn connect_sqlite(&self) -> SqliteConnection {
+        let mut connection = SqliteConnection::establish(&self.target).unwrap_or_else(|e| panic!("cannot open {}: {e}", self.target));
         connection.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;").expect("set pragmas");
         connection
     }
 
     /// Runs SQL statements separated by semicolons.
     pub fn execute(&self, sql: &str) {
-        self.connect().batch_execute(sql).unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"));
+        match self.backend {
+            Backend::Sqlite => self.connect_sqlite().batch_execute(sql).unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}")),
+            Backend::Postgres => {
+                postgres::psql(&self.target, sql);
+            }
+        }
+    }
+
+    /// Runs a query whose columns are text or NULL, named `c0` to `c5`, and returns the rows.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match self.backend {
+            Backend::Sqlite => {
+                let rows: Vec<TextRow> = diesel::sql_query(pad_columns(sql))
+                    .load(&mut self.connect_sqlite())
+                    .unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"));
+                rows.into_iter().map(|r| vec![r.c0, r.c1, r.c2, r.c3, r.c4, r.c5]).collect()
+            }
+            Backend::Postgres => postgres::psql_rows(&self.target, sql),
+        }
+    }
+
+    /// A UTC timestamp literal, `text` being `YYYY-MM-DD HH:MM:SS`.
+    pub fn timestamp(&self, text: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("'{text}'"),
+            Backend::Postgres => format!("TIMESTAMPTZ '{text}+00'"),
+        }
+    }
+
+    /// A byte string literal.
+    pub fn bytes(&self, content: &[u8]) -> String {
+        let hex = content.iter().fold(String::with_capacity(content.len() * 2), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        });
+        match self.backend {
+            Backend::Sqlite => format!("X'{hex}'"),
+            Backend::Postgres => format!("decode('{hex}', 'hex')"),
+        }
     }
 
     pub fn add_client(&self, id: i64, short_name: &str) {
-        self.execute(&format!(
-            "INSERT INTO clients (id, short_name, name) VALUES ({id}, '{short_name}', '{short_name} GmbH')"
-        ));
+        self.execute(&format!("INSERT INTO clients (id, short_name, name) VALUES ({id}, '{short_name}', '{short_name} GmbH')"));
     }
 
     /// Adds a person; `object_id` and `upn` are the Microsoft account link columns.
-    pub fn add_person(
-        &self,
-        id: i64,
-        client_id: i64,
-        username: &str,
-        active: bool,
-        object_id: Option<&str>,
-        upn: Option<&str>,
-    ) {
-        let text = |v: Option<&str>| v.map_or_else(|| "NULL".to_owned(), |v| format!("'{v}'"));
+    pub fn add_person(&self, id: i64, client_id: i64, username: &str, active: bool, object_id: Option<&str>, upn: Option<&str>) {
         self.execute(&format!(
             "INSERT INTO persons (id, client_id, username, first_name, last_name, active, entra_object_id, entra_user_principal_name) \
              VALUES ({id}, {client_id}, '{username}', 'Vorname', 'Nachname {id}', {active}, {object_id}, {upn})",
-            active = i32::from(active),
-            object_id = text(object_id),
-            upn = text(upn),
+            active = if active { "TRUE" } else { "FALSE" },
+            object_id = text_or_null(object_id),
+            upn = text_or_null(upn),
         ));
     }
 
     /// Adds a group; dates are `YYYY-MM-DD` or `None` for unbounded.
-    pub fn add_group(
-        &self,
-        id: i64,
-        client_id: i64,
-        short_name: &str,
-        valid_from: Option<&str>,
-        valid_to: Option<&str>,
-    ) {
-        let date = |v: Option<&str>| v.map_or_else(|| "NULL".to_owned(), |v| format!("'{v}'"));
+    pub fn add_group(&self, id: i64, client_id: i64, short_name: &str, valid_from: Option<&str>, valid_to: Option<&str>) {
         self.execute(&format!(
             "INSERT INTO groups (id, client_id, short_name, name, valid_from, valid_to) VALUES ({id}, {client_id}, '{short_name}', 'Gruppe {short_name}', {}, {})",
-            date(valid_from),
-            date(valid_to),
+            text_or_null(valid_from),
+            text_or_null(valid_to),
         ));
     }
 
     pub fn add_membership(&self, group_id: i64, person_id: i64, valid_from: &str, valid_to: Option<&str>) {
-        let to = valid_to.map_or_else(|| "NULL".to_owned(), |v| format!("'{v}'"));
         self.execute(&format!(
-            "INSERT INTO group_memberships (group_id, person_id, valid_from, valid_to) VALUES ({group_id}, {person_id}, '{valid_from}', {to})"
+            "INSERT INTO group_memberships (group_id, person_id, valid_from, valid_to) VALUES ({group_id}, {person_id}, '{valid_from}', {})",
+            text_or_null(valid_to),
         ));
     }
 
-    /// Stores an image as Webdesk would on an upload (or as `modified_by` says).
+    /// Stores an image with the given author (`upload` or `graph-sync`) and version.
     pub fn put_image(&self, person_id: i64, content: &[u8], modified_at: &str, modified_by: &str, version: i64) {
-        let mut connection = self.connect();
-        diesel::sql_query(
-            "INSERT INTO person_images (person_id, content, content_type, modified_at, modified_by, version) VALUES (?, ?, 'image/jpeg', ?, ?, ?) \
-             ON CONFLICT (person_id) DO UPDATE SET content = excluded.content, modified_at = excluded.modified_at, modified_by = excluded.modified_by, version = excluded.version",
-        )
-        .bind::<BigInt, _>(person_id)
-        .bind::<Binary, _>(content)
-        .bind::<Text, _>(modified_at)
-        .bind::<Text, _>(modified_by)
-        .bind::<BigInt, _>(version)
-        .execute(&mut connection)
-        .expect("store the image");
+        self.execute(&format!(
+            "INSERT INTO person_images (person_id, content, content_type, modified_at, modified_by, version) \
+             VALUES ({person_id}, {content}, 'image/jpeg', {modified_at}, '{modified_by}', {version}) \
+             ON CONFLICT (person_id) DO UPDATE SET content = excluded.content, modified_at = excluded.modified_at, \
+             modified_by = excluded.modified_by, version = excluded.version",
+            content = self.bytes(content),
+            modified_at = self.timestamp(modified_at),
+        ));
     }
 
     /// Replaces an image the way a Webdesk upload does: new content, version + 1.
     pub fn upload(&self, person_id: i64, content: &[u8], modified_at: &str) {
-        let mut connection = self.connect();
-        diesel::sql_query("UPDATE person_images SET content = ?, modified_at = ?, modified_by = 'upload', version = version + 1 WHERE person_id = ?")
-            .bind::<Binary, _>(content)
-            .bind::<Text, _>(modified_at)
-            .bind::<BigInt, _>(person_id)
-            .execute(&mut connection)
-            .expect("upload the image");
+        self.execute(&format!(
+            "UPDATE person_images SET content = {}, modified_at = {}, modified_by = 'upload', version = version + 1 WHERE person_id = {person_id}",
+            self.bytes(content),
+            self.timestamp(modified_at),
+        ));
     }
 
     pub fn image(&self, person_id: i64) -> Option<ImageRow> {
-        let mut connection = self.connect();
-        diesel::sql_query(
-            "SELECT content, content_type, modified_at, modified_by, version FROM person_images WHERE person_id = ?",
-        )
-        .bind::<BigInt, _>(person_id)
-        .load::<ImageRow>(&mut connection)
-        .expect("read the image")
-        .pop()
+        let sql = match self.backend {
+            Backend::Sqlite => format!(
+                "SELECT hex(content) AS c0, content_type AS c1, modified_at AS c2, modified_by AS c3, CAST(version AS TEXT) AS c4 FROM person_images WHERE person_id = {person_id}"
+            ),
+            Backend::Postgres => format!(
+                "SELECT encode(content, 'hex'), content_type, to_char(modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), modified_by, version FROM person_images WHERE person_id = {person_id}"
+            ),
+        };
+        let row = self.query(&sql).pop()?;
+        let text = |index: usize| row[index].clone().unwrap_or_default();
+        Some(ImageRow {
+            content: decode_hex(&text(0)),
+            content_type: text(1),
+            modified_at: text(2),
+            modified_by: text(3),
+            version: text(4).parse().expect("version is a number"),
+        })
     }
 
     pub fn state(&self, person_id: i64) -> Option<StateRow> {
-        let mut connection = self.connect();
-        diesel::sql_query(
-            "SELECT stored_etag, written_version, observed_etag, observed_at FROM photo_sync_state WHERE person_id = ?",
-        )
-        .bind::<BigInt, _>(person_id)
-        .load::<StateRow>(&mut connection)
-        .expect("read the sync state")
-        .pop()
+        let observed_at = match self.backend {
+            Backend::Sqlite => "observed_at",
+            Backend::Postgres => "to_char(observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+        };
+        let sql = format!(
+            "SELECT stored_etag AS c0, CAST(written_version AS TEXT) AS c1, observed_etag AS c2, {observed_at} AS c3 FROM photo_sync_state WHERE person_id = {person_id}"
+        );
+        let row = self.query(&sql).pop()?;
+        Some(StateRow {
+            stored_etag: row[0].clone(),
+            written_version: row[1].as_deref().map(|v| v.parse().expect("version is a number")),
+            observed_etag: row[2].clone(),
+            observed_at: row[3].clone().unwrap_or_default(),
+        })
     }
+}
+
+fn text_or_null(value: Option<&str>) -> String {
+    value.map_or_else(|| "NULL".to_owned(), |v| format!("'{}'", v.replace('\'', "''")))
+}
+
+/// Adds NULL columns up to `c5`, because the SQLite row type always has six.
+fn pad_columns(sql: &str) -> String {
+    let used = (0..6).filter(|i| sql.contains(&format!(" AS c{i}"))).count();
+    let padding: String = (used..6).map(|i| format!(", NULL AS c{i}")).collect();
+    match sql.find(" FROM ") {
+        Some(at) => format!("{}{padding}{}", &sql[..at], &sql[at..]),
+        None => format!("{sql}{padding}"),
+    }
+}
+
+fn decode_hex(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits")).collect()
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail, ensure};
-use photo_sync_e2e::{GraphSim, PhotoSync, SimUser, WebdeskFile, fixture};
+use photo_sync_e2e::{GraphSim, PhotoSync, SimUser, TestDatabase, fixture};
 use serde_json::Value;
 
 use crate::build::{build_photo_sync, workspace_root};
@@ -189,7 +189,7 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 async fn demo(binary: &PhotoSync, folder: &Path) -> anyhow::Result<()> {
-    let db = WebdeskFile::open(&folder.join("webdesk-demo.db"));
+    let db = TestDatabase::sqlite(&folder.join("webdesk-demo.db"));
     let migrated = binary.run(folder, &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
     ensure!(migrated.status == 0, "db migrate failed:\n{}", migrated.stderr);
 
@@ -214,7 +214,7 @@ async fn demo(binary: &PhotoSync, folder: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn seed(db: &WebdeskFile, graph: &GraphSim, persons: &[DemoPerson]) {
+fn seed(db: &TestDatabase, graph: &GraphSim, persons: &[DemoPerson]) {
     db.add_client(1, "ACME-AT");
     db.add_client(2, "ACME-DE");
     db.add_group(10, 1, "IT", None, None);
