@@ -25,4 +25,4 @@ pub use photo::{ETag, PhotoError, PhotoFormat, ValidPhoto};
 pub use report::{Counts, Outcome, PersonReport, SyncReport};
 pub use resolution::{Resolution, UnresolvedReference, resolve};
 pub use selection::{ClientRef, GroupRef, PersonRef, Selection, UpdateMode};
-pub use sync::SyncService;
+pub use sync::{StopFlag, SyncService};

@@ -90,6 +90,8 @@ pub struct SyncReport {
     pub counts: Counts,
     pub unresolved: Vec<UnresolvedReference>,
     pub persons: Vec<PersonReport>,
+    /// Whether a stop request ended the run before every target was processed.
+    pub interrupted: bool,
 }
 
 impl SyncReport {
@@ -102,6 +104,7 @@ impl SyncReport {
             counts: Counts::default(),
             unresolved: Vec::new(),
             persons: Vec::new(),
+            interrupted: false,
         }
     }
 

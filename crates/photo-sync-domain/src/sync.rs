@@ -2,6 +2,8 @@
 //! Graph in bulk, decide per person, and store what the update mode calls for.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::{Date, OffsetDateTime};
 
@@ -34,6 +36,23 @@ pub struct SyncService<S, P, C> {
     source: P,
     clock: C,
     chunk_size: usize,
+    stop: StopFlag,
+}
+
+/// A request to stop a run early, shared between the run and whoever requests the stop
+/// (a signal handler). The run takes no new person after the request, but finishes the
+/// write in progress, so a stop never leaves half a person behind.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// One person of a chunk on its way through the decision.
@@ -46,7 +65,13 @@ struct Pending<'a> {
 
 impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
     pub fn new(store: S, source: P, clock: C) -> Self {
-        Self { store, source, clock, chunk_size: DEFAULT_CHUNK_SIZE }
+        Self { store, source, clock, chunk_size: DEFAULT_CHUNK_SIZE, stop: StopFlag::default() }
+    }
+
+    /// Makes the run stop taking new persons once `stop` is requested.
+    pub fn with_stop_flag(mut self, stop: StopFlag) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// Sets how many persons are read and decided together (at least one).
@@ -87,9 +112,22 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
         tracing::info!(targets = resolution.targets.len(), mode = %mode, "Resolved {} target persons", resolution.targets.len());
 
         for chunk in resolution.targets.chunks(self.chunk_size) {
+            if self.stop.is_requested() {
+                break;
+            }
             self.sync_chunk(mode, chunk, &mut report).await?;
         }
 
+        if self.stop.is_requested() {
+            report.interrupted = true;
+            tracing::warn!(
+                processed = report.persons.len(),
+                targets = report.counts.targets,
+                "Run interrupted: {} of {} persons processed; the rest are left for the next run",
+                report.persons.len(),
+                report.counts.targets
+            );
+        }
         report.persons.sort_by_key(|p| p.person_id);
         report.finished_at = self.clock.now();
         Ok(report)
@@ -167,6 +205,10 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
         let downloads = self.source.download(&accounts).await?;
 
         for (item, download) in pending.into_iter().zip(downloads) {
+            // A stop request leaves the remaining persons of the chunk for the next run.
+            if self.stop.is_requested() {
+                break;
+            }
             let person = item.person;
             let image = images.get(&person.id);
             let state = states.get(&person.id);

@@ -30,6 +30,8 @@ struct FakeStore {
     /// Versions to bump right before a write, as an upload racing the job would.
     race_uploads: Vec<PersonId>,
     calls: Mutex<Vec<String>>,
+    /// Requested during the first photo write, as a signal arriving mid-run would.
+    stop_on_write: Option<photo_sync_domain::StopFlag>,
 }
 
 impl WebdeskStore for FakeStore {
@@ -50,6 +52,9 @@ impl WebdeskStore for FakeStore {
     }
 
     async fn store_photo(&self, write: PhotoWrite<'_>) -> Result<WriteResult, StoreError> {
+        if let Some(stop) = &self.stop_on_write {
+            stop.request();
+        }
         let mut images = self.images.lock().expect("lock");
         if self.race_uploads.contains(&write.person_id)
             && let Some(image) = images.get_mut(&write.person_id)
@@ -304,4 +309,54 @@ fn state_records_observation_without_write() {
     assert_eq!(state.observed_etag, ETag::new("\"G\""));
     assert_eq!(state.observed_at, datetime!(2026-12-04 02:00 UTC));
     assert_eq!(state.stored_etag, None, "nothing was stored");
+}
+
+#[test]
+fn stop_during_write_finishes_that_write() {
+    let persons: Vec<Person> = (1..=5).map(|id| person(id, true)).collect();
+    let photos: HashMap<_, _> = (1..=5)
+        .map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg")))))
+        .collect();
+    let stop = photo_sync_domain::StopFlag::default();
+    let selection = select_all(&persons);
+    let store = FakeStore { persons, stop_on_write: Some(stop.clone()), ..FakeStore::default() };
+    let service = SyncService::new(store, FakeGraph { photos, ..FakeGraph::default() }, FixedClock)
+        .with_chunk_size(2)
+        .with_stop_flag(stop);
+
+    let report = block_on(service.run(UpdateMode::Overwrite, &selection, date!(2026 - 12 - 04))).expect("run");
+
+    assert!(report.interrupted);
+    assert_eq!(outcomes(&report), vec![(1, Outcome::Created)], "the write in progress completes, no new person starts");
+    assert_eq!(service.store().images.lock().expect("lock").len(), 1);
+    assert!(service.store().states.lock().expect("lock").contains_key(&PersonId(1)), "image and state stay together");
+}
+
+#[test]
+fn stop_request_ends_run_between_persons() {
+    let persons: Vec<Person> = (1..=5).map(|id| person(id, true)).collect();
+    let photos: HashMap<_, _> = (1..=5)
+        .map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg")))))
+        .collect();
+    let stop = photo_sync_domain::StopFlag::default();
+    let selection = select_all(&persons);
+    let service = SyncService::new(
+        FakeStore { persons, ..FakeStore::default() },
+        FakeGraph { photos, ..FakeGraph::default() },
+        FixedClock,
+    )
+    .with_chunk_size(2)
+    .with_stop_flag(stop.clone());
+
+    // The stop arrives while the first chunk is being processed.
+    let report = block_on(async {
+        stop.request();
+        service.run(UpdateMode::Overwrite, &selection, date!(2026 - 12 - 04)).await
+    })
+    .expect("run");
+
+    assert!(report.interrupted);
+    assert_eq!(report.counts.targets, 5);
+    assert!(report.persons.is_empty(), "no person is taken after the stop request");
+    assert!(service.store().images.lock().expect("lock").is_empty());
 }
