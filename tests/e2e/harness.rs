@@ -20,8 +20,13 @@ impl World {
     /// --with-webdesk-schema`, with one client ACME-AT (id 1).
     pub async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let binary = PhotoSync::locate();
         let db = TestDatabase::create(backend, dir.path());
+        Self::with_database(dir, db).await
+    }
+
+    /// Like [`World::new`], on a database the test created itself.
+    pub async fn with_database(dir: TempDir, db: TestDatabase) -> Self {
+        let binary = PhotoSync::locate();
 
         let output =
             binary.run(dir.path(), &["db", "migrate", "--database", &db.url(), "--with-webdesk-schema"], &[]).await;
@@ -93,6 +98,33 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+impl World {
+    /// Starts `photo-sync run` without waiting, writing its report to `report`.
+    pub fn spawn_run(&self, report: &str) -> tokio::process::Child {
+        self.binary.spawn(self.dir.path(), &["run", "--config", "job.toml", "--report", report])
+    }
+
+    /// Reads a report written by a spawned run; `Null` if there is none.
+    pub fn report(&self, name: &str) -> Value {
+        std::fs::read_to_string(self.dir.path().join(name)).map_or(Value::Null, |text| serde_json::from_str(&text).expect("the report is JSON"))
+    }
+
+    /// `(status, exit_status)` of every recorded run, oldest first.
+    pub fn run_history(&self) -> Vec<(String, Option<i64>)> {
+        self.db
+            .query("SELECT status AS c0, CAST(exit_status AS TEXT) AS c1 FROM photo_sync_runs ORDER BY id")
+            .into_iter()
+            .map(|row| (row[0].clone().unwrap_or_default(), row[1].as_deref().and_then(|v| v.parse().ok())))
+            .collect()
+    }
+}
+
+/// Sends `signal` (such as `-KILL` or `-TERM`) to a process with the `kill` command.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill").arg(signal).arg(pid.to_string()).status().expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
 
 /// `(person_id, outcome)` of every person in a report.
 pub fn outcomes(report: &Value) -> Vec<(i64, String)> {

@@ -165,4 +165,12 @@ async fn empty_selection_does_nothing(backend: Backend) {
     assert!(world.graph.requests().is_empty(), "Graph is not contacted: {:?}", world.graph.requests());
 }
 
-on_both_backends!(first_run_stores_every_valid_photo, second_run_changes_nothing, report_shape_is_stable, newest_keeps_upload_overwrite_replaces, upload_racing_the_job_survives, group_selection_follows_validity, empty_selection_does_nothing);
+on_both_backends!(
+    first_run_stores_every_valid_photo,
+    second_run_changes_nothing,
+    report_shape_is_stable,
+    newest_keeps_upload_overwrite_replaces,
+    upload_racing_the_job_survives,
+    group_selection_follows_validity,
+    empty_selection_does_nothing
+);

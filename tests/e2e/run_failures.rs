@@ -217,4 +217,13 @@ async fn run_before_migrate_explains(backend: Backend) {
     assert!(output.stderr.contains("photo-sync db migrate"), "names the fix: {}", output.stderr);
 }
 
-on_both_backends!(broken_photos_keep_old_image, person_without_link_fails, access_denied_fails_person_only, missing_photos_keep_webdesk_image, unknown_user_fails_person, unresolved_references_exit_three, rejected_client_secret_exits_one, run_before_migrate_explains);
+on_both_backends!(
+    broken_photos_keep_old_image,
+    person_without_link_fails,
+    access_denied_fails_person_only,
+    missing_photos_keep_webdesk_image,
+    unknown_user_fails_person,
+    unresolved_references_exit_three,
+    rejected_client_secret_exits_one,
+    run_before_migrate_explains
+);

@@ -43,6 +43,32 @@ impl PhotoSync {
         &self.path
     }
 
+    /// Starts the binary with `args` in `dir` and returns the running child, for tests
+    /// that signal or kill it. Its stdout and stderr are piped.
+    pub fn spawn(&self, dir: &Path, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(&self.path)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env_remove("AZURE_CLIENT_SECRET")
+            .env_remove("RUST_LOG")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.path.display()))
+    }
+
+    /// Waits for a child from [`PhotoSync::spawn`] and collects its output.
+    pub async fn finish(child: tokio::process::Child) -> RunOutput {
+        let output = child.wait_with_output().await.expect("wait for photo-sync");
+        RunOutput {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// Runs the binary with `args` and extra environment variables, in `dir`.
     pub async fn run(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> RunOutput {
         let mut command = tokio::process::Command::new(&self.path);

@@ -35,6 +35,10 @@ struct State {
     requests: Vec<String>,
     /// Whether the token endpoint rejects the client, as Entra does for a wrong secret.
     reject_client: bool,
+    /// Runs before every `$value` answer, with the user key.
+    every_download_hook: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    /// How long every `$value` answer is held back, so a run lasts long enough to race.
+    download_delay: Option<std::time::Duration>,
 }
 
 /// The simulator. Dropping it stops the server.
@@ -80,6 +84,16 @@ impl GraphSim {
 
     pub fn set_photo(&self, key: &str, etag: &str, bytes: Vec<u8>) {
         self.set(key, SimUser::Photo { etag: etag.to_owned(), bytes });
+    }
+
+    /// Runs `hook` with the user key before every photo download is answered.
+    pub fn on_every_download(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        self.lock().every_download_hook = Some(Box::new(hook));
+    }
+
+    /// Holds back every photo download answer for `delay`.
+    pub fn delay_downloads(&self, delay: std::time::Duration) {
+        self.lock().download_delay = Some(delay);
     }
 
     /// Makes the token endpoint reject the client credentials (401 `invalid_client`).
@@ -165,7 +179,11 @@ impl Respond for PhotoResponder {
         if wants_bytes && let Some(hook) = state.download_hooks.get(&key) {
             hook();
         }
-        match state.users.get(&key) {
+        if wants_bytes && let Some(hook) = &state.every_download_hook {
+            hook(&key);
+        }
+        let delay = if wants_bytes { state.download_delay } else { None };
+        let response = match state.users.get(&key) {
             None => graph_error(404, "Request_ResourceNotFound"),
             Some(SimUser::Error { status, code }) => graph_error(*status, code),
             Some(SimUser::NoPhoto { code }) => graph_error(404, code),
@@ -189,6 +207,10 @@ impl Respond for PhotoResponder {
                 "width": 648,
                 "height": 648,
             })),
+        };
+        match delay {
+            Some(delay) => response.set_delay(delay),
+            None => response,
         }
     }
 }

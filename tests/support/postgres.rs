@@ -2,9 +2,9 @@
 //! 127.0.0.1 only, stopped when dropped. As root, the server runs as the `postgres` user,
 //! because `initdb` rejects root.
 
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -31,7 +31,10 @@ impl PgServer {
     /// 127.0.0.1.
     pub fn start() -> anyhow::Result<Self> {
         let bin = find_bin_dir()?;
-        let folder = tempfile::Builder::new().prefix("photo-sync-pg-").tempdir().context("cannot create a folder for PostgreSQL")?;
+        let folder = tempfile::Builder::new()
+            .prefix("photo-sync-pg-")
+            .tempdir()
+            .context("cannot create a folder for PostgreSQL")?;
         let run_as = running_as_root().then_some("postgres");
 
         // The server user must reach the folder, and own the data directory below it.
@@ -54,7 +57,8 @@ impl PgServer {
 
     /// Starts the server (again) after [`PgServer::stop`], on the same port.
     pub fn start_again(&self) -> anyhow::Result<()> {
-        let options = format!("-c listen_addresses=127.0.0.1 -p {} -k '' -c fsync=off -c max_connections=200", self.port);
+        let options =
+            format!("-c listen_addresses=127.0.0.1 -p {} -k '' -c fsync=off -c max_connections=200", self.port);
         self.command("pg_ctl")
             .arg("-D")
             .arg(self.data())
@@ -173,7 +177,11 @@ pub fn psql_rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
 }
 
 fn psql_path() -> PathBuf {
-    find_bin_dir().map(|dir| dir.join("psql")).ok().filter(|path| path.is_file()).unwrap_or_else(|| PathBuf::from("psql"))
+    find_bin_dir()
+        .map(|dir| dir.join("psql"))
+        .ok()
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("psql"))
 }
 
 /// Finds the folder with `initdb` and `pg_ctl`: on PATH, or the newest Debian install.
@@ -188,12 +196,22 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
     }
 
     let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path().join("bin")).filter(|bin| bin.join("initdb").is_file()).collect())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("bin"))
+                .filter(|bin| bin.join("initdb").is_file())
+                .collect()
+        })
         .unwrap_or_default();
-    installed.sort_by_key(|bin| bin.parent().and_then(Path::file_name).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
+    installed.sort_by_key(|bin| {
+        bin.parent().and_then(Path::file_name).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())
+    });
     match installed.pop() {
         Some(dir) => Ok(dir),
-        None => bail!("PostgreSQL server programs (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql; install the Debian package postgresql"),
+        None => bail!(
+            "PostgreSQL server programs (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql; install the Debian package postgresql"
+        ),
     }
 }
 
@@ -216,7 +234,11 @@ impl OutputChecked for Command {
         let line = format!("{self:?}");
         let output = self.output().with_context(|| format!("cannot start {line}"))?;
         if !output.status.success() {
-            bail!("{line} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "{line} failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         Ok(output)
     }

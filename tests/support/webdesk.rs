@@ -102,7 +102,8 @@ impl TestDatabase {
     }
 
     fn connect_sqlite(&self) -> SqliteConnection {
-        let mut connection = SqliteConnection::establish(&self.target).unwrap_or_else(|e| panic!("cannot open {}: {e}", self.target));
+        let mut connection =
+            SqliteConnection::establish(&self.target).unwrap_or_else(|e| panic!("cannot open {}: {e}", self.target));
         connection.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;").expect("set pragmas");
         connection
     }
@@ -110,7 +111,9 @@ impl TestDatabase {
     /// Runs SQL statements separated by semicolons.
     pub fn execute(&self, sql: &str) {
         match self.backend {
-            Backend::Sqlite => self.connect_sqlite().batch_execute(sql).unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}")),
+            Backend::Sqlite => {
+                self.connect_sqlite().batch_execute(sql).unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
+            }
             Backend::Postgres => {
                 postgres::psql(&self.target, sql);
             }
@@ -151,11 +154,21 @@ impl TestDatabase {
     }
 
     pub fn add_client(&self, id: i64, short_name: &str) {
-        self.execute(&format!("INSERT INTO clients (id, short_name, name) VALUES ({id}, '{short_name}', '{short_name} GmbH')"));
+        self.execute(&format!(
+            "INSERT INTO clients (id, short_name, name) VALUES ({id}, '{short_name}', '{short_name} GmbH')"
+        ));
     }
 
     /// Adds a person; `object_id` and `upn` are the Microsoft account link columns.
-    pub fn add_person(&self, id: i64, client_id: i64, username: &str, active: bool, object_id: Option<&str>, upn: Option<&str>) {
+    pub fn add_person(
+        &self,
+        id: i64,
+        client_id: i64,
+        username: &str,
+        active: bool,
+        object_id: Option<&str>,
+        upn: Option<&str>,
+    ) {
         self.execute(&format!(
             "INSERT INTO persons (id, client_id, username, first_name, last_name, active, entra_object_id, entra_user_principal_name) \
              VALUES ({id}, {client_id}, '{username}', 'Vorname', 'Nachname {id}', {active}, {object_id}, {upn})",
@@ -166,7 +179,14 @@ impl TestDatabase {
     }
 
     /// Adds a group; dates are `YYYY-MM-DD` or `None` for unbounded.
-    pub fn add_group(&self, id: i64, client_id: i64, short_name: &str, valid_from: Option<&str>, valid_to: Option<&str>) {
+    pub fn add_group(
+        &self,
+        id: i64,
+        client_id: i64,
+        short_name: &str,
+        valid_from: Option<&str>,
+        valid_to: Option<&str>,
+    ) {
         self.execute(&format!(
             "INSERT INTO groups (id, client_id, short_name, name, valid_from, valid_to) VALUES ({id}, {client_id}, '{short_name}', 'Gruppe {short_name}', {}, {})",
             text_or_null(valid_from),
