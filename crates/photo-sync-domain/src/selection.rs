@@ -54,12 +54,12 @@ pub struct InvalidMode {
 impl FromStr for UpdateMode {
     type Err = InvalidMode;
 
-    /// Accepts the short names in any case and the Webdesk labels exactly as the screens
-    /// spell them, ignoring surrounding whitespace.
+    /// Accepts the short names and the Webdesk labels in any letter case, ignoring
+    /// surrounding whitespace.
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let trimmed = value.trim();
+        let lowered = value.trim().to_lowercase();
         for mode in [Self::Overwrite, Self::Newest] {
-            if trimmed.eq_ignore_ascii_case(mode.as_str()) || trimmed == mode.webdesk_label() {
+            if lowered == mode.as_str() || lowered == mode.webdesk_label().to_lowercase() {
                 return Ok(mode);
             }
         }
@@ -201,6 +201,8 @@ mod tests {
             ("newest", UpdateMode::Newest),
             ("Overwrite", UpdateMode::Overwrite),
             (" Aktuellstes Bild verwenden ", UpdateMode::Newest),
+            ("aktuellstes bild verwenden", UpdateMode::Newest),
+            ("MIT GROUPWARE-BILD ÜBERSCHREIBEN", UpdateMode::Overwrite),
             ("Mit Groupware-Bild überschreiben", UpdateMode::Overwrite),
         ];
         for (input, expected) in cases {

@@ -22,11 +22,26 @@ pub const DEFAULT_CHUNK_SIZE: usize = 100;
 
 /// A failure that ends the whole run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// The message includes the cause, so the cause is deliberately not exposed as `source()`:
+/// printers that walk the chain would repeat it.
 pub enum SyncError {
     #[error("the Webdesk database failed: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("Microsoft Graph cannot be used: {0}")]
-    Source(#[from] SourceError),
+    Source(SourceError),
+}
+
+impl From<StoreError> for SyncError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<SourceError> for SyncError {
+    fn from(error: SourceError) -> Self {
+        Self::Source(error)
+    }
 }
 
 /// The photo sync use case over a Webdesk store, a Graph photo source and a clock.

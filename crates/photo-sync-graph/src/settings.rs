@@ -196,8 +196,17 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Builds the error with any password in `value` replaced by `***`, because the message
+/// reaches logs.
 fn invalid_url(key: &'static str, value: &str, reason: &str) -> SettingsError {
-    SettingsError::InvalidUrl { key, value: value.to_owned(), reason: reason.to_owned() }
+    let shown = match Url::parse(value.trim()) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => value.to_owned(),
+    };
+    SettingsError::InvalidUrl { key, value: shown, reason: reason.to_owned() }
 }
 
 #[cfg(test)]
