@@ -5,6 +5,7 @@
 //! in this module.
 
 use std::fmt;
+use std::time::Duration;
 
 use diesel::SqliteConnection;
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
@@ -73,7 +74,26 @@ pub enum ConnectError {
         "cannot connect to PostgreSQL at {url:?}: {reason}; check host, port, user, password and database name, and that the server accepts connections without TLS"
     )]
     Postgres { url: String, reason: String },
+
+    #[error(
+        "cannot connect to PostgreSQL at {url:?}: {reason}; the URL requests TLS (sslmode), but photo-sync connects to PostgreSQL without TLS; remove sslmode from database.url if the network to the server is trusted, or connect through the server's unix socket"
+    )]
+    PostgresTlsRequested { url: String, reason: String },
+
+    #[error(
+        "cannot connect to PostgreSQL at {url:?}: {reason}; the server admits this client only with TLS or not at all, and photo-sync connects to PostgreSQL without TLS; add a `host` line for this client, user and database to pg_hba.conf, or connect through the server's unix socket"
+    )]
+    PostgresTlsRequired { url: String, reason: String },
 }
+
+/// The `application_name` of the job's PostgreSQL sessions, which `pg_stat_activity` shows,
+/// unless the URL sets another.
+const APPLICATION_NAME: &str = "photo-sync";
+
+/// How long opening a PostgreSQL connection may take unless the URL sets
+/// `connect_timeout`. Without a limit, a host that drops packets holds the run for the
+/// minutes of the system's TCP retries.
+const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 const EXPECTED_URL: &str =
     "expected sqlite://PATH, sqlite:///ABSOLUTE/PATH, sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE";
@@ -127,14 +147,77 @@ pub(crate) async fn establish(target: &DatabaseUrl) -> Result<DbConnection, Conn
     match target {
         DatabaseUrl::Sqlite { path } => establish_sqlite(path).await.map(DbConnection::Sqlite),
 
-        // NOTE: the PostgreSQL path compiles but has not been run against a server yet.
-        // diesel-async opens it with tokio-postgres and `NoTls`, so a server that requires
-        // TLS rejects the connection.
-        DatabaseUrl::Postgres { url } => AsyncPgConnection::establish(url)
-            .await
-            .map(DbConnection::Postgres)
-            .map_err(|error| ConnectError::Postgres { url: redact_password(url), reason: error.to_string() }),
+        DatabaseUrl::Postgres { url } => establish_postgres(url).await.map(DbConnection::Postgres),
     }
+}
+
+/// Opens a PostgreSQL connection with tokio-postgres and hands it to diesel-async, which
+/// sets the session time zone to UTC. Opening it here, and not with
+/// `AsyncPgConnection::establish`, keeps the cause of a failure (diesel-async 0.10 reports
+/// only "error connecting to server") and lets the session carry an application name.
+///
+/// NOTE: the connection uses `NoTls`, so it is never encrypted. `postgres_error` names TLS
+/// in the message when the URL or the server asks for it.
+async fn establish_postgres(url: &str) -> Result<AsyncPgConnection, ConnectError> {
+    let mut config: tokio_postgres::Config =
+        url.parse().map_err(|error| postgres_error(url, describe_postgres_error(&error)))?;
+    if config.get_application_name().is_none() {
+        config.application_name(APPLICATION_NAME);
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(POSTGRES_CONNECT_TIMEOUT);
+    }
+
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|error| postgres_error(url, describe_postgres_error(&error)))?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection)
+        .await
+        .map_err(|error| postgres_error(url, error.to_string()))
+}
+
+/// Describes a tokio-postgres error with its cause, which its `Display` leaves out: the
+/// server's message for an error the server sent, else the error and its sources.
+fn describe_postgres_error(error: &tokio_postgres::Error) -> String {
+    if let Some(server_error) = error.as_db_error() {
+        return server_error.message().to_owned();
+    }
+
+    let mut description = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        description.push_str(": ");
+        description.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    description
+}
+
+/// Builds the error for a failed PostgreSQL connection, telling a TLS requirement apart
+/// from other failures because its fix differs.
+fn postgres_error(url: &str, reason: String) -> ConnectError {
+    let url_lowercase = url.to_ascii_lowercase();
+    let redacted = redact_password(url);
+
+    // tokio-postgres knows `disable`, `prefer` and `require`. libpq's `verify-ca` and
+    // `verify-full` also request TLS, and tokio-postgres rejects them as invalid values.
+    let requests_tls = ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"]
+        .iter()
+        .any(|parameter| url_lowercase.contains(parameter));
+    if requests_tls {
+        return ConnectError::PostgresTlsRequested { url: redacted, reason };
+    }
+
+    // PostgreSQL 12 and later end the message with "no encryption" when pg_hba.conf has no
+    // entry for an unencrypted connection; older servers say "SSL off".
+    let rejected_without_tls =
+        reason.contains("no pg_hba.conf entry") && (reason.contains("no encryption") || reason.contains("SSL off"));
+    if rejected_without_tls {
+        return ConnectError::PostgresTlsRequired { url: redacted, reason };
+    }
+
+    ConnectError::Postgres { url: redacted, reason }
 }
 
 async fn establish_sqlite(path: &str) -> Result<SqliteWrapper, ConnectError> {

@@ -1,17 +1,23 @@
 //! The Webdesk database adapter: implements [`WebdeskStore`] with diesel-async over an
-//! embedded SQLite file or a PostgreSQL server, and creates the job's own tables.
+//! embedded SQLite file or a PostgreSQL server, creates the job's own tables, and keeps
+//! the run lock and the run history.
 //!
-//! Every query is written once against a multi-backend connection (see `connection`).
-//! The crate owns the diesel schema of the five Webdesk contract tables and of its own
-//! `photo_sync_state` table, and converts rows into domain types at this seam.
+//! Every query is written once against a multi-backend connection (see `connection`),
+//! taken from a deadpool connection pool (see `pool`). Only statements that differ
+//! between the backends match on the connection's variant. The crate owns the diesel
+//! schema of the five Webdesk contract tables and of its own `photo_sync_*` tables, and
+//! converts rows into domain types at this seam.
 //!
-//! **Invariant:** the adapter writes only to `person_images` and `photo_sync_state`, and
-//! [`WebdeskDb::migrate`] never alters or drops a table that already exists.
+//! **Invariant:** the adapter writes only to `person_images` and its own `photo_sync_*`
+//! tables, and [`WebdeskDb::migrate`] never alters or drops a table that already exists.
 
 mod connection;
 mod directory;
 mod images;
+mod lock;
 mod migrate;
+mod pool;
+mod runs;
 mod schema;
 mod state;
 mod timestamp;
@@ -19,16 +25,16 @@ mod timestamp;
 use std::collections::HashMap;
 use std::fmt;
 
-use diesel_async::AsyncConnection;
-use diesel_async::TransactionManager;
 use photo_sync_domain::ports::{PhotoWrite, StoreError, WebdeskStore, WriteResult};
 use photo_sync_domain::{Directory, PersonId, Selection, SyncState, WebdeskImage};
-use tokio::sync::{Mutex, MutexGuard};
 
 pub use connection::ConnectError;
 use connection::{DatabaseUrl, DbConnection};
 use images::ImageError;
+pub use lock::{LockError, RunHolder, RunLease};
 pub use migrate::MigrationSummary;
+use pool::{DbPool, PooledConnection};
+pub use runs::{RunEnd, RunId, RunRecord, RunStart, RunStatus, UnknownRunStatus};
 
 /// Why [`WebdeskDb::open_for_run`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,11 +50,11 @@ pub enum OpenError {
 /// before 3.32 (later versions allow 32766).
 const MAX_KEYS_PER_QUERY: usize = 500;
 
-/// The Webdesk database, opened from a URL. The store methods share one connection,
-/// because the sync job runs its steps one after another.
+/// The Webdesk database, opened from a URL. Calls take a connection from a pool: one
+/// connection for SQLite, which allows one writer at a time, and a few for PostgreSQL.
 pub struct WebdeskDb {
     target: DatabaseUrl,
-    connection: Mutex<DbConnection>,
+    pool: DbPool,
 }
 
 impl fmt::Debug for WebdeskDb {
@@ -60,14 +66,17 @@ impl fmt::Debug for WebdeskDb {
 impl WebdeskDb {
     /// Opens the database at a URL: `sqlite://relative/path.db`,
     /// `sqlite:///absolute/path.db` (also plain `sqlite:path`), or `postgres://` /
-    /// `postgresql://`.
+    /// `postgresql://`. A PostgreSQL server's unix socket is named by a percent-encoded
+    /// host (`postgres://user@%2Fvar%2Frun%2Fpostgresql/webdesk`) or by a `host=/path`
+    /// parameter.
     ///
     /// A missing SQLite file is created, so that [`WebdeskDb::migrate`] can set up an
-    /// empty database. Its folder must exist.
+    /// empty database. Its folder must exist. The connection opened to check the URL is
+    /// kept for the first call.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
         let target = DatabaseUrl::parse(url)?;
         let connection = connection::establish(&target).await?;
-        Ok(Self { target, connection: Mutex::new(connection) })
+        Ok(Self::with_first_connection(target, connection))
     }
 
     /// Opens the database of a run: like [`WebdeskDb::connect`], but a missing SQLite file
@@ -83,7 +92,12 @@ impl WebdeskDb {
 
         let mut connection = connection::establish(&target).await?;
         migrate::check_ready(&mut connection).await?;
-        Ok(Self { target, connection: Mutex::new(connection) })
+        Ok(Self::with_first_connection(target, connection))
+    }
+
+    fn with_first_connection(target: DatabaseUrl, connection: DbConnection) -> Self {
+        let pool = pool::build(&target, connection);
+        Self { target, pool }
     }
 
     /// Returns the backend name, `"sqlite"` or `"postgresql"`.
@@ -108,26 +122,10 @@ impl WebdeskDb {
         migrate::migrate(connection, with_webdesk_schema).await
     }
 
-    /// Locks the shared connection, replacing it first when an earlier call was cancelled
-    /// in the middle of a transaction. diesel-async's connection pools apply the same
-    /// check before they hand out a connection again.
-    async fn connection(&self) -> Result<MutexGuard<'_, DbConnection>, StoreError> {
-        let mut connection = self.connection.lock().await;
-
-        let broken =
-            <DbConnection as AsyncConnection>::TransactionManager::is_broken_transaction_manager(&mut connection);
-        if broken {
-            tracing::warn!(
-                database.backend = self.backend_name(),
-                "Reopening the database connection because an earlier call was cancelled inside a transaction"
-            );
-            *connection = connection::establish(&self.target).await.map_err(|error| {
-                StoreError(format!(
-                    "reopening the database connection after an interrupted transaction failed: {error}"
-                ))
-            })?;
-        }
-        Ok(connection)
+    /// Takes a connection from the pool. The pool replaces a connection that an earlier
+    /// call left inside a transaction because it was cancelled.
+    async fn connection(&self) -> Result<PooledConnection, StoreError> {
+        pool::get(&self.pool).await
     }
 }
 

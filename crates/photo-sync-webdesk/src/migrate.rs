@@ -67,7 +67,8 @@ impl fmt::Display for MigrationSummary {
 pub(crate) async fn migrate(mut conn: DbConnection, with_webdesk_schema: bool) -> Result<MigrationSummary, StoreError> {
     let missing = missing_tables(&mut conn, &WEBDESK_TABLES).await?;
 
-    // The job's own table references `persons`, so the contract tables come first.
+    // The job's `photo_sync_state` table references `persons`, so the contract tables come
+    // first.
     let created_tables = if with_webdesk_schema {
         create_webdesk_tables(&mut conn, &missing)
             .await
@@ -91,7 +92,7 @@ pub(crate) async fn migrate(mut conn: DbConnection, with_webdesk_schema: bool) -
 }
 
 /// The job's own tables, created by its migrations.
-pub(crate) const JOB_TABLES: [&str; 1] = ["photo_sync_state"];
+pub(crate) const JOB_TABLES: [&str; 3] = ["photo_sync_state", "photo_sync_lease", "photo_sync_runs"];
 
 /// Checks that every table a run reads or writes exists, so a run against the wrong
 /// database or before `db migrate` fails with the fix instead of an SQL error.

@@ -1,5 +1,6 @@
 //! The diesel schema of the five Webdesk tables this job reads (and `person_images`, which
-//! it writes) and of the job's own `photo_sync_state` table.
+//! it writes) and of the job's own tables: `photo_sync_state`, `photo_sync_lease` and
+//! `photo_sync_runs`.
 //!
 //! The SQL types are the subset both backends share through the multi-backend connection:
 //! SQLite stores dates and timestamps as text, and PostgreSQL's `TIMESTAMPTZ` columns are
@@ -69,6 +70,38 @@ diesel::table! {
         written_version -> Nullable<BigInt>,
         observed_etag -> Nullable<Text>,
         observed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    photo_sync_lease (id) {
+        id -> BigInt,
+        token -> Text,
+        host -> Text,
+        pid -> BigInt,
+        started_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    photo_sync_runs (id) {
+        id -> BigInt,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        mode -> Text,
+        status -> Text,
+        exit_status -> Nullable<Integer>,
+        targets -> Nullable<BigInt>,
+        created -> Nullable<BigInt>,
+        updated -> Nullable<BigInt>,
+        unchanged -> Nullable<BigInt>,
+        kept_local -> Nullable<BigInt>,
+        no_graph_photo -> Nullable<BigInt>,
+        failed -> Nullable<BigInt>,
+        host -> Text,
+        pid -> BigInt,
+        message -> Nullable<Text>,
     }
 }
 

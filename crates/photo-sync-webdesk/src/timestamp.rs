@@ -46,6 +46,12 @@ impl UtcTimestamp {
     }
 }
 
+impl From<OffsetDateTime> for UtcTimestamp {
+    fn from(value: OffsetDateTime) -> Self {
+        Self::new(value)
+    }
+}
+
 impl Expression for UtcTimestamp {
     type SqlType = Timestamp;
 }

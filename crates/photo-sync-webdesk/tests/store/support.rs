@@ -1,41 +1,99 @@
-//! Test helpers: a fresh SQLite file per test, a plain diesel connection for seeding and
-//! checking rows with raw SQL, and small valid photos.
+//! Test helpers: a fresh database per test on either backend (an SQLite file in a
+//! temporary folder, or a new database on the PostgreSQL test server), a plain
+//! connection for seeding and checking rows with raw SQL, and small valid photos.
 
 use std::io::Cursor;
 use std::path::PathBuf;
 
-use diesel::connection::SimpleConnection;
+use diesel::SqliteConnection;
 use diesel::sql_types::{Nullable, Text};
-use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use diesel::{QueryableByName, sql_query};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use photo_sync_domain::ValidPhoto;
+use photo_sync_e2e::postgres::{create_database, shared_admin_url};
 use photo_sync_webdesk::WebdeskDb;
 use tempfile::TempDir;
 
-/// The contract DDL, as the crate ships it.
-pub const WEBDESK_SCHEMA: &str = include_str!("../../webdesk-schema/sqlite.sql");
+/// Defines one test per backend for each listed `async fn name(backend: Backend)`, as
+/// `name::sqlite` and `name::postgres`. The PostgreSQL tests need the server named by
+/// `PHOTO_SYNC_TEST_POSTGRES` and fail with the fix when it is not set.
+///
+/// insta rejects an inline snapshot that one test process checks twice, so the snapshot
+/// assertions in these bodies sit in `insta::allow_duplicates!`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread")]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await;
+                }
 
-/// An SQLite file in its own temporary folder, removed when the value is dropped.
+                #[tokio::test(flavor = "multi_thread")]
+                async fn postgres() {
+                    super::$name($crate::support::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;
+
+/// The contract DDL, as the crate ships it.
+pub const SQLITE_WEBDESK_SCHEMA: &str = include_str!("../../webdesk-schema/sqlite.sql");
+pub const POSTGRES_WEBDESK_SCHEMA: &str = include_str!("../../webdesk-schema/postgres.sql");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A new, empty database, which an SQLite test removes when the value is dropped. The
+/// PostgreSQL databases stay until the test server stops.
 pub struct TestDb {
-    _dir: TempDir,
-    pub path: PathBuf,
+    backend: Backend,
+    url: String,
+    /// The SQLite file, in `_dir`.
+    sqlite_path: Option<PathBuf>,
+    _dir: Option<TempDir>,
 }
 
 impl TestDb {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary folder can be created");
-        let path = dir.path().join("webdesk.db");
-        Self { _dir: dir, path }
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary folder can be created");
+                let path = dir.path().join("webdesk.db");
+                let url = format!("sqlite://{}", path.display());
+                Self { backend, url, sqlite_path: Some(path), _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let url = create_database(&shared_admin_url(), "webdesk_store");
+                Self { backend, url, sqlite_path: None, _dir: None }
+            }
+        }
     }
 
-    pub fn url(&self) -> String {
-        format!("sqlite://{}", self.path.display())
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The SQLite file. Panics for PostgreSQL.
+    pub fn sqlite_path(&self) -> &PathBuf {
+        self.sqlite_path.as_ref().expect("only an SQLite test database has a file")
     }
 
     pub async fn connect(&self) -> WebdeskDb {
-        WebdeskDb::connect(&self.url()).await.expect("the test database opens")
+        WebdeskDb::connect(&self.url).await.expect("the test database opens")
     }
 
-    /// Opens the database with the contract tables and the job's table in place.
+    /// Opens the database with the contract tables and the job's tables in place.
     pub async fn migrated(&self) -> WebdeskDb {
         let db = self.connect().await;
         db.migrate(true).await.expect("an empty database migrates");
@@ -43,37 +101,135 @@ impl TestDb {
     }
 
     /// A second, plain connection, like Webdesk itself would hold.
-    pub fn raw(&self) -> SqliteConnection {
-        let mut connection = SqliteConnection::establish(&self.path.to_string_lossy())
-            .expect("the test database opens without the store");
-        connection.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;").expect("the pragmas apply");
-        connection
-    }
-
-    pub fn execute(&self, sql: &str) {
-        self.raw().batch_execute(sql).unwrap_or_else(|error| panic!("SQL failed: {error}\n{sql}"));
-    }
-
-    /// Runs a query whose single column is named `value` and returns it as text.
-    pub fn query_text(&self, sql: &str) -> Vec<Option<String>> {
-        #[derive(QueryableByName)]
-        struct Value {
-            #[diesel(sql_type = Nullable<Text>)]
-            value: Option<String>,
+    pub async fn raw(&self) -> RawConnection {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.sqlite_path().to_string_lossy().into_owned();
+                let mut connection =
+                    SyncConnectionWrapper::<SqliteConnection>::establish(&path).await.expect("the test database opens");
+                connection
+                    .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+                    .await
+                    .expect("the pragmas apply");
+                RawConnection::Sqlite(connection)
+            }
+            Backend::Postgres => {
+                RawConnection::Postgres(AsyncPgConnection::establish(&self.url).await.expect("the test database opens"))
+            }
         }
+    }
 
-        let rows: Vec<Value> =
-            diesel::sql_query(sql).load(&mut self.raw()).unwrap_or_else(|error| panic!("query failed: {error}\n{sql}"));
-        rows.into_iter().map(|row| row.value).collect()
+    pub async fn execute(&self, sql: &str) {
+        self.raw().await.execute(sql).await;
+    }
+
+    /// Runs a query whose single column is named `value` and returns it as text. On
+    /// PostgreSQL the column must have a text type, so cast numbers with `CAST(... AS TEXT)`.
+    pub async fn query_text(&self, sql: &str) -> Vec<Option<String>> {
+        self.raw().await.query_text(sql).await
     }
 
     /// Like [`TestDb::query_text`] for a query that returns exactly one non-null value.
-    pub fn query_one(&self, sql: &str) -> String {
-        let values = self.query_text(sql);
+    pub async fn query_one(&self, sql: &str) -> String {
+        let values = self.query_text(sql).await;
         match values.as_slice() {
             [Some(value)] => value.clone(),
             other => panic!("expected one non-null value, got {other:?}\n{sql}"),
         }
+    }
+
+    /// The contract DDL of this backend.
+    pub fn webdesk_schema(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => SQLITE_WEBDESK_SCHEMA,
+            Backend::Postgres => POSTGRES_WEBDESK_SCHEMA,
+        }
+    }
+
+    /// An SQL literal of the bytes written as hexadecimal digits.
+    pub fn blob(&self, hex: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("x'{hex}'"),
+            Backend::Postgres => format!("'\\x{hex}'::bytea"),
+        }
+    }
+
+    /// An SQL literal of a UTC timestamp given as `YYYY-MM-DD HH:MM:SS[.ffffff]`. SQLite
+    /// stores the text as written; PostgreSQL gets the offset, so the session time zone
+    /// cannot shift it.
+    pub fn timestamp(&self, utc: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("'{utc}'"),
+            Backend::Postgres => format!("'{utc}+00'"),
+        }
+    }
+
+    /// An SQL expression with the bytes of `column` as uppercase hexadecimal digits.
+    pub fn hex_of(&self, column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("hex({column})"),
+            Backend::Postgres => format!("upper(encode({column}, 'hex'))"),
+        }
+    }
+
+    /// An SQL expression with the timestamp in `column` as text: in SQLite the stored text
+    /// itself, in PostgreSQL the UTC time with six fraction digits, the form the job
+    /// writes into SQLite.
+    pub fn timestamp_of(&self, column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => column.to_owned(),
+            Backend::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"),
+        }
+    }
+
+    /// Returns the names of the tables in the database, sorted bytewise.
+    pub async fn table_names(&self) -> Vec<String> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT name AS value FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            Backend::Postgres => {
+                "SELECT CAST(tablename AS TEXT) AS value FROM pg_tables WHERE schemaname = 'public'
+                 ORDER BY tablename COLLATE \"C\""
+            }
+        };
+        self.query_text(sql).await.into_iter().flatten().collect()
+    }
+}
+
+/// A connection outside the store, on either backend.
+#[expect(clippy::large_enum_variant, reason = "a test holds one or two of these at a time")]
+pub enum RawConnection {
+    Sqlite(SyncConnectionWrapper<SqliteConnection>),
+    Postgres(AsyncPgConnection),
+}
+
+#[derive(QueryableByName)]
+struct Value {
+    #[diesel(sql_type = Nullable<Text>)]
+    value: Option<String>,
+}
+
+impl RawConnection {
+    /// Runs SQL statements separated by semicolons.
+    pub async fn execute(&mut self, sql: &str) {
+        self.try_execute(sql).await.unwrap_or_else(|error| panic!("SQL failed: {error}\n{sql}"));
+    }
+
+    /// Like [`RawConnection::execute`], for statements that are expected to fail.
+    pub async fn try_execute(&mut self, sql: &str) -> diesel::QueryResult<()> {
+        match self {
+            Self::Sqlite(connection) => connection.batch_execute(sql).await,
+            Self::Postgres(connection) => connection.batch_execute(sql).await,
+        }
+    }
+
+    /// See [`TestDb::query_text`].
+    pub async fn query_text(&mut self, sql: &str) -> Vec<Option<String>> {
+        let rows: Result<Vec<Value>, _> = match self {
+            Self::Sqlite(connection) => sql_query(sql).load(connection).await,
+            Self::Postgres(connection) => sql_query(sql).load(connection).await,
+        };
+        let rows = rows.unwrap_or_else(|error| panic!("query failed: {error}\n{sql}"));
+        rows.into_iter().map(|row| row.value).collect()
     }
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE photo_sync_runs;
+DROP TABLE photo_sync_lease;
