@@ -91,7 +91,7 @@ pub enum ConnectError {
 const APPLICATION_NAME: &str = "photo-sync";
 
 /// How long opening a PostgreSQL connection may take unless the URL sets
-/// `connect_timeout`. Without a limit, a host that drops packets holds the run for the
+/// `connect_timeout`. Without a limit, a host that drops packets stalls the run for the
 /// minutes of the system's TCP retries.
 const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -157,7 +157,7 @@ pub(crate) async fn establish(target: &DatabaseUrl) -> Result<DbConnection, Conn
 /// only "error connecting to server") and lets the session carry an application name.
 ///
 /// NOTE: the connection uses `NoTls`, so it is never encrypted. `postgres_error` names TLS
-/// in the message when the URL or the server asks for it.
+/// in the message when the URL requests TLS or the server requires it.
 async fn establish_postgres(url: &str) -> Result<AsyncPgConnection, ConnectError> {
     let mut config: tokio_postgres::Config =
         url.parse().map_err(|error| postgres_error(url, describe_postgres_error(&error)))?;
@@ -200,7 +200,7 @@ fn postgres_error(url: &str, reason: String) -> ConnectError {
     let url_lowercase = url.to_ascii_lowercase();
     let redacted = redact_password(url);
 
-    // tokio-postgres knows `disable`, `prefer` and `require`. libpq's `verify-ca` and
+    // tokio-postgres accepts `disable`, `prefer` and `require`. libpq's `verify-ca` and
     // `verify-full` also request TLS, and tokio-postgres rejects them as invalid values.
     let requests_tls = ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"]
         .iter()
@@ -210,7 +210,7 @@ fn postgres_error(url: &str, reason: String) -> ConnectError {
     }
 
     // PostgreSQL 12 and later end the message with "no encryption" when pg_hba.conf has no
-    // entry for an unencrypted connection; older servers say "SSL off".
+    // entry for an unencrypted connection. Older servers write "SSL off" there.
     let rejected_without_tls =
         reason.contains("no pg_hba.conf entry") && (reason.contains("no encryption") || reason.contains("SSL off"));
     if rejected_without_tls {

@@ -7,6 +7,11 @@
 //!
 //! On SQLite the `photo_sync_lease` row is the lock. It expires unless the holder renews
 //! it, and a lease whose process no longer runs on the same host is taken over at once.
+//!
+//! NOTE: a session-level advisory lock needs a real server session. Through a connection
+//! pooler in transaction mode (PgBouncer's `pool_mode = transaction`, for example) the
+//! lock does not exclude other runs, so `database.url` must reach PostgreSQL directly or
+//! through session pooling (see the feature table at https://www.pgbouncer.org/features.html).
 
 use std::fmt;
 use std::path::Path;
@@ -45,7 +50,7 @@ const MAX_SQLITE_ATTEMPTS: usize = 5;
 /// The process that takes or holds the run lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunHolder {
-    /// The host name, which tells whether the holder's process id can be checked here.
+    /// The host name. Another run on the same host can check whether `pid` still runs.
     pub host: String,
     pub pid: u32,
     pub started_at: OffsetDateTime,
@@ -85,7 +90,7 @@ pub struct RunLease {
 }
 
 impl RunLease {
-    /// The process this lease was taken for.
+    /// Returns the process this lease was taken for.
     pub fn holder(&self) -> &RunHolder {
         &self.holder
     }
@@ -135,7 +140,7 @@ impl LeaseRow {
     }
 }
 
-/// Why an SQLite acquisition may take over a lease that another process wrote.
+/// The reason an SQLite acquisition may take over a lease that another process wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Takeover {
     Expired,
@@ -237,10 +242,9 @@ impl WebdeskDb {
                     })
                     .await
                     .map_err(|error| {
-                        failed(
-                            "releasing the run lock (the server releases it when the session closes)".to_owned(),
-                            error,
-                        )
+                        StoreError(format!(
+                            "releasing the run lock failed: {error}; the server frees the lock anyway when it notices that the lease's session has closed"
+                        ))
                     })?;
             }
             None => {
@@ -359,7 +363,7 @@ fn takeover_reason(current: &LeaseRow, acquirer: &RunHolder, now: OffsetDateTime
     (same_host && gone).then_some(Takeover::ProcessGone)
 }
 
-/// Returns whether no process with this id runs on this machine. It only answers `true`
+/// Returns whether no process with this id runs on this machine. It returns `true` only
 /// where `/proc` lists processes (Linux), so elsewhere a lease waits for its expiry.
 ///
 /// NOTE: a process id that the system has given to a new process since counts as
@@ -494,7 +498,7 @@ async fn holds_advisory_lock(conn: &mut DbConnection) -> QueryResult<bool> {
     Ok(flag.value)
 }
 
-/// The 64-bit FNV-1a hash, computed at compile time for [`RUN_LOCK_KEY`].
+/// Computes the 64-bit FNV-1a hash of `bytes`, at compile time for [`RUN_LOCK_KEY`].
 const fn fnv1a_64(bytes: &[u8]) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut index = 0;

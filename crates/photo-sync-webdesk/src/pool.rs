@@ -20,8 +20,8 @@ pub(crate) type DbPool = Pool<DbConnection>;
 pub(crate) type PooledConnection = Object<DbConnection>;
 
 /// The maximum number of PostgreSQL connections of one store. A run calls the store one
-/// step after another, so it uses one connection at a time; the rest serve callers that
-/// share the store between tasks.
+/// step after another and so uses one connection at a time. The other connections serve
+/// callers that share the store between tasks.
 const POSTGRES_POOL_SIZE: usize = 4;
 
 /// SQLite allows one writer at a time, so the store keeps a single connection and callers

@@ -90,7 +90,7 @@ impl FromStr for RunStatus {
     }
 }
 
-/// What [`WebdeskDb::record_run_start`] stores.
+/// The start of a run, which [`WebdeskDb::record_run_start`] stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStart {
     /// The process, and in `started_at` the start time of the run.
@@ -99,7 +99,7 @@ pub struct RunStart {
     pub mode: String,
 }
 
-/// What [`WebdeskDb::record_run_end`] stores.
+/// The end of a run, which [`WebdeskDb::record_run_end`] stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunEnd {
     pub finished_at: OffsetDateTime,

@@ -1,11 +1,12 @@
 //! Tests of the run lock: who holds it, expiry and takeover, a killed holder process, and
 //! races between stores.
 
+use std::io::Write as _;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use photo_sync_webdesk::{LockError, RunHolder, WebdeskDb};
+use photo_sync_webdesk::{LockError, RunHolder, RunLease, WebdeskDb};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -22,12 +23,12 @@ const CHILD_DATABASE_VARIABLE: &str = "PHOTO_SYNC_TEST_LOCK_HOLDER_URL";
 /// The line the child process prints once it holds the lock.
 const CHILD_HOLDS_LOCK: &str = "child process holds the run lock";
 
-/// A holder on a made-up host, so that no test process id can match it.
+/// Returns a holder on a made-up host, so that no test process id can match it.
 fn holder(host: &str, pid: u32) -> RunHolder {
     RunHolder { host: host.to_owned(), pid, started_at: datetime!(2026-03-01 08:15:30.123456 UTC) }
 }
 
-/// The lease row as text, or `None` when there is none.
+/// Returns the lease row as text, or `None` when there is none.
 async fn lease_row(db: &TestDb) -> Option<String> {
     let expires_at = db.timestamp_of("expires_at");
     let rows = db
@@ -147,7 +148,9 @@ async fn sqlite_lease_of_ended_process_is_taken_over() {
     // A process id on another host cannot be checked from here, so its lease holds.
     db.execute(&insert_lease("elsewhere")).await;
     let error = store.acquire_run_lock(&this_host, LEASE).await.expect_err("the other host's lease holds");
-    assert!(matches!(error, LockError::Held { holder } if holder.pid == ended && holder.host == "elsewhere"));
+    let LockError::Held { holder: blocking } = error else { panic!("expected Held, got {error:?}") };
+    assert_eq!(blocking.pid, ended);
+    assert_eq!(blocking.host, "elsewhere");
 
     db.execute(&insert_lease(&this_host.host)).await;
     let lease = store.acquire_run_lock(&this_host, LEASE).await.expect("the ended process's lease is taken over");
@@ -172,15 +175,15 @@ async fn child_process_holding_lock() {
         .await
         .expect("the child takes the lock");
 
-    use std::io::Write as _;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{CHILD_HOLDS_LOCK}").expect("stdout is writable");
     stdout.flush().expect("stdout is writable");
     tokio::time::sleep(Duration::from_secs(120)).await;
 }
 
-/// A run killed with SIGKILL cannot release the lock. On PostgreSQL the server ends its
-/// session, and on SQLite the next run on the host finds the process gone.
+/// Checks that the lock of a run killed with SIGKILL, which cannot release it, frees itself:
+/// on PostgreSQL the server ends the session, and on SQLite the next run on the host
+/// finds the process gone.
 async fn killed_holder_frees_lock(backend: Backend) {
     let db = TestDb::new(backend);
     let store = db.migrated().await;
@@ -207,26 +210,51 @@ async fn killed_holder_frees_lock(backend: Backend) {
 
     let this_process = RunHolder::current(OffsetDateTime::now_utc());
     let error = store.acquire_run_lock(&this_process, LEASE).await.expect_err("the child holds the lock");
-    assert!(
-        matches!(&error, LockError::Held { holder } if holder.pid == child_pid && holder.host == this_process.host),
-        "error {error:?}"
-    );
+    let LockError::Held { holder: child_holder } = error else { panic!("expected Held, got {error:?}") };
+    assert_eq!(child_holder.pid, child_pid);
+    assert_eq!(child_holder.host, this_process.host);
 
     child.kill().await.expect("the child is killed");
 
-    // The server notices the closed connection a moment after the kill.
+    let lease = acquire_within_10_seconds(&store, &this_process).await;
+    store.release_run_lock(lease).await.expect("the lock is released");
+}
+
+/// Takes the lock, retrying while it is held. A PostgreSQL server frees the lock of a
+/// closed session only when it notices that the connection has closed.
+async fn acquire_within_10_seconds(store: &WebdeskDb, holder: &RunHolder) -> RunLease {
     let mut attempts = 0;
-    let lease = loop {
-        match store.acquire_run_lock(&this_process, LEASE).await {
-            Ok(lease) => break lease,
+    loop {
+        match store.acquire_run_lock(holder, LEASE).await {
+            Ok(lease) => return lease,
             Err(LockError::Held { .. }) if attempts < 100 => {
                 attempts += 1;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Err(error) => panic!("the killed child's lock was not freed within 10 s: {error}"),
+            Err(error) => panic!("the lock was not freed within 10 s: {error}"),
         }
-    };
-    store.release_run_lock(lease).await.expect("the lock is released");
+    }
+}
+
+/// Checks what dropping a lease without releasing it does: on PostgreSQL it closes the
+/// session and so frees the lock, and on SQLite the lease stays until it expires.
+async fn dropped_lease(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.migrated().await;
+    let lease = store.acquire_run_lock(&holder("web01", 1), LEASE).await.expect("the lock is free");
+
+    drop(lease);
+
+    match backend {
+        Backend::Sqlite => {
+            let error = store.acquire_run_lock(&holder("web02", 2), LEASE).await.expect_err("the lease stays");
+            assert_eq!(error, LockError::Held { holder: holder("web01", 1) });
+        }
+        Backend::Postgres => {
+            let lease = acquire_within_10_seconds(&store, &holder("web02", 2)).await;
+            store.release_run_lock(lease).await.expect("the lock is released");
+        }
+    }
 }
 
 /// Two stores with separate connections try to take the lock at the same moment, from a
@@ -281,5 +309,6 @@ on_both_backends!(
     renew_moves_expiry,
     expired_lease,
     killed_holder_frees_lock,
+    dropped_lease,
     racing_acquires_never_both_win,
 );

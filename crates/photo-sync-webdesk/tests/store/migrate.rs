@@ -8,7 +8,7 @@ use crate::support::{Backend, TestDb, on_both_backends};
 const STATE_MIGRATION: &str = "2026-12-04-000000_create_photo_sync_state";
 const LEASE_AND_RUNS_MIGRATION: &str = "2026-12-05-000000_create_photo_sync_lease_and_runs";
 
-/// The `CREATE TABLE` statement of `table` in a contract DDL file.
+/// Returns the `CREATE TABLE` statement of `table` in a contract DDL file.
 fn create_statement<'a>(ddl: &'a str, table: &str) -> &'a str {
     ddl.split(';')
         .find_map(|statement| statement.find(&format!("CREATE TABLE {table} ")).map(|start| &statement[start..]))

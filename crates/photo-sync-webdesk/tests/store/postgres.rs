@@ -23,19 +23,19 @@ const PERSONS: &str = "
         (101, 1, 'bert', 'Bert', 'Carl');
 ";
 
-/// The name of the database in a URL that ends with `/NAME` and has no parameters.
+/// Returns the database name of a URL that ends with `/NAME` and has no parameters.
 fn database_name(url: &str) -> &str {
     url.rsplit_once('/').map(|(_, name)| name).expect("the URL ends with a database name")
 }
 
-/// The port of the shared test server.
+/// Returns the port of the shared test server.
 fn shared_server_port() -> u16 {
     let admin_url = shared_admin_url();
     let after_host = admin_url.rsplit_once(':').map(|(_, rest)| rest).expect("the admin URL has a port");
     after_host.split('/').next().and_then(|port| port.parse().ok()).expect("the port is a number")
 }
 
-/// A port on 127.0.0.1 where nothing listens.
+/// Returns a port on 127.0.0.1 where nothing listens.
 fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port exists");
     listener.local_addr().expect("a bound socket has an address").port()

@@ -1,6 +1,6 @@
-//! Test helpers: a fresh database per test on either backend (an SQLite file in a
-//! temporary folder, or a new database on the PostgreSQL test server), a plain
-//! connection for seeding and checking rows with raw SQL, and small valid photos.
+//! Test helpers: a fresh database per test on either backend, a plain connection for
+//! seeding and checking rows with raw SQL, and small valid photos. An SQLite database is a
+//! file in a temporary folder, a PostgreSQL one a new database on the test server.
 
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -84,7 +84,7 @@ impl TestDb {
         &self.url
     }
 
-    /// The SQLite file. Panics for PostgreSQL.
+    /// Returns the SQLite file. Panics for PostgreSQL.
     pub fn sqlite_path(&self) -> &PathBuf {
         self.sqlite_path.as_ref().expect("only an SQLite test database has a file")
     }
@@ -100,7 +100,7 @@ impl TestDb {
         db
     }
 
-    /// A second, plain connection, like Webdesk itself would hold.
+    /// Opens a second, plain connection, like one of Webdesk itself.
     pub async fn raw(&self) -> RawConnection {
         match self.backend {
             Backend::Sqlite => {
@@ -138,7 +138,7 @@ impl TestDb {
         }
     }
 
-    /// The contract DDL of this backend.
+    /// Returns the contract DDL of this backend.
     pub fn webdesk_schema(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => SQLITE_WEBDESK_SCHEMA,
@@ -146,7 +146,7 @@ impl TestDb {
         }
     }
 
-    /// An SQL literal of the bytes written as hexadecimal digits.
+    /// Returns an SQL literal of the bytes written as hexadecimal digits.
     pub fn blob(&self, hex: &str) -> String {
         match self.backend {
             Backend::Sqlite => format!("x'{hex}'"),
@@ -154,9 +154,9 @@ impl TestDb {
         }
     }
 
-    /// An SQL literal of a UTC timestamp given as `YYYY-MM-DD HH:MM:SS[.ffffff]`. SQLite
-    /// stores the text as written; PostgreSQL gets the offset, so the session time zone
-    /// cannot shift it.
+    /// Returns an SQL literal of a UTC timestamp given as `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+    /// SQLite stores the text as written. PostgreSQL gets it with an offset, so the session
+    /// time zone cannot shift it.
     pub fn timestamp(&self, utc: &str) -> String {
         match self.backend {
             Backend::Sqlite => format!("'{utc}'"),
@@ -164,7 +164,7 @@ impl TestDb {
         }
     }
 
-    /// An SQL expression with the bytes of `column` as uppercase hexadecimal digits.
+    /// Returns an SQL expression with the bytes of `column` as uppercase hexadecimal digits.
     pub fn hex_of(&self, column: &str) -> String {
         match self.backend {
             Backend::Sqlite => format!("hex({column})"),
@@ -172,9 +172,9 @@ impl TestDb {
         }
     }
 
-    /// An SQL expression with the timestamp in `column` as text: in SQLite the stored text
-    /// itself, in PostgreSQL the UTC time with six fraction digits, the form the job
-    /// writes into SQLite.
+    /// Returns an SQL expression with the timestamp in `column` as text. In SQLite that is
+    /// the stored text itself, in PostgreSQL the UTC time with six fraction digits, which is
+    /// the form the job writes into SQLite.
     pub fn timestamp_of(&self, column: &str) -> String {
         match self.backend {
             Backend::Sqlite => column.to_owned(),
@@ -233,7 +233,7 @@ impl RawConnection {
     }
 }
 
-/// A solid PNG of the given size and grey level, which the domain accepts as a photo.
+/// Encodes a solid PNG of the given size and grey level, which the domain accepts as a photo.
 pub fn png(width: u32, height: u32, grey: u8) -> ValidPhoto {
     let image = image::GrayImage::from_pixel(width, height, image::Luma([grey]));
     let mut bytes = Vec::new();
