@@ -107,7 +107,8 @@ impl World {
 
     /// Reads a report written by a spawned run; `Null` if there is none.
     pub fn report(&self, name: &str) -> Value {
-        std::fs::read_to_string(self.dir.path().join(name)).map_or(Value::Null, |text| serde_json::from_str(&text).expect("the report is JSON"))
+        std::fs::read_to_string(self.dir.path().join(name))
+            .map_or(Value::Null, |text| serde_json::from_str(&text).expect("the report is JSON"))
     }
 
     /// `(status, exit_status)` of every recorded run, oldest first.

@@ -27,6 +27,7 @@ async fn migrate_keeps_existing_webdesk_tables(backend: Backend) {
 async fn migrate_without_webdesk_tables_explains(backend: Backend) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let db = TestDatabase::create(backend, dir.path());
+    db.execute("CREATE TABLE unrelated (x INTEGER)");
     let binary = PhotoSync::locate();
 
     let output = binary.run(dir.path(), &["db", "migrate", "--database", &db.url()], &[]).await;
@@ -34,6 +35,19 @@ async fn migrate_without_webdesk_tables_explains(backend: Backend) {
     assert_eq!(output.status, 1, "{}", output.stderr);
     assert!(output.stderr.contains("persons"), "names the missing table: {}", output.stderr);
     assert!(output.stderr.contains("--with-webdesk-schema"), "names the fix: {}", output.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_never_creates_mistyped_file() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("webdsek.db");
+    let url = format!("sqlite://{}", path.display());
+
+    let output = PhotoSync::locate().run(dir.path(), &["db", "migrate", "--database", &url], &[]).await;
+
+    assert_eq!(output.status, 1, "{}", output.stderr);
+    assert!(output.stderr.contains("not found"), "{}", output.stderr);
+    assert!(!path.exists(), "no empty file is left behind");
 }
 
 on_both_backends!(migrate_keeps_existing_webdesk_tables, migrate_without_webdesk_tables_explains);

@@ -26,6 +26,7 @@ pub enum SimUser {
 }
 
 type Hook = Box<dyn Fn() + Send + Sync>;
+type KeyHook = Box<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Default)]
 struct State {
@@ -36,7 +37,7 @@ struct State {
     /// Whether the token endpoint rejects the client, as Entra does for a wrong secret.
     reject_client: bool,
     /// Runs before every `$value` answer, with the user key.
-    every_download_hook: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    every_download_hook: Option<KeyHook>,
     /// How long every `$value` answer is held back, so a run lasts long enough to race.
     download_delay: Option<std::time::Duration>,
 }

@@ -1,6 +1,6 @@
 //! `cargo xtask demo`: builds a demo Webdesk database (two clients, a few dozen persons),
 //! serves real portraits from a simulated Graph on 127.0.0.1, runs the real `photo-sync`
-//! twice and shows both reports. The second run must write nothing.
+//! twice and shows both reports. The second run must change no Webdesk image.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -303,7 +303,8 @@ fn print_comparison(first: &Value, second: &Value) {
     println!("\n{:>5}  {:<12} {:<15} {:<15} detail of run 1", "id", "username", "run 1", "run 2");
     for (id, (username, outcome, detail)) in &first {
         let again = second.get(id).map_or("-", |(_, outcome, _)| outcome.as_str());
-        let short: String = detail.chars().take(90).collect();
+        let short: String =
+            if detail.chars().count() > 90 { detail.chars().take(89).chain(['…']).collect() } else { detail.clone() };
         println!("{id:>5}  {username:<12} {outcome:<15} {again:<15} {short}");
     }
 }
@@ -321,6 +322,6 @@ fn check_second_run(first: &Value, second: &Value) -> anyhow::Result<()> {
         let actual = after.get(id).map_or("missing", |(_, outcome, _)| outcome.as_str());
         ensure!(actual == expected, "person {id} ({username}): run 2 is {actual}, expected {expected}");
     }
-    println!("\nSecond run: nothing written; every photo stored by run 1 is unchanged.");
+    println!("\nSecond run: no Webdesk image changed; every photo stored by run 1 is unchanged.");
     Ok(())
 }

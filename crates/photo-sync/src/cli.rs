@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// person master.
 ///
 /// Exit status: 0 success, 1 fatal error (database or token unavailable), 2 usage or
-/// configuration error, 3 finished with failed persons or unresolved references.
+/// configuration error, 3 finished with failed persons or unresolved references, 4
+/// another run holds the lock of this database, 5 interrupted by SIGINT or SIGTERM.
 #[derive(Debug, Parser)]
 #[command(name = "photo-sync", version)]
 pub struct Cli {

@@ -133,9 +133,8 @@ impl fmt::Debug for GraphConfig {
 pub struct JobConfig {
     pub mode: UpdateMode,
     pub selection: Selection,
+    /// The configured zone, or the machine's local zone.
     pub time_zone: jiff::tz::TimeZone,
-    /// The configured IANA name, or `None` for the machine's local zone.
-    pub time_zone_name: Option<String>,
     pub database_url: String,
     pub graph: GraphConfig,
 }
@@ -174,6 +173,13 @@ impl ConfigFile {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .ok_or_else(|| self.error("missing key `database.url`: set it to sqlite://PATH (for example sqlite://webdesk.db) or postgres://USER@HOST/DATABASE"))?;
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|scheme| url.starts_with(scheme)) {
+            return Err(self.error(format!(
+                "key `database.url`: invalid URL {:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE",
+                redact_password(url)
+            )));
+        }
         let base = self.path.parent().unwrap_or(Path::new("."));
         Ok(resolve_sqlite_path(url, base))
     }
@@ -202,21 +208,17 @@ impl ConfigFile {
             include_inactive: self.raw.include_inactive,
         };
 
-        let (time_zone, time_zone_name) = match self.raw.time_zone.as_deref().map(str::trim) {
-            None => (jiff::tz::TimeZone::system(), None),
-            Some(name) => {
-                let zone = jiff::tz::TimeZone::get(name).map_err(|_| {
-                    self.error(format!("key `time_zone`: unknown time zone {name:?}; use an IANA name such as \"Europe/Vienna\" or \"Europe/Berlin\", or remove the key to use the machine's local zone"))
-                })?;
-                (zone, Some(name.to_owned()))
-            }
+        let time_zone = match self.raw.time_zone.as_deref().map(str::trim) {
+            None => jiff::tz::TimeZone::system(),
+            Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
+                self.error(format!("key `time_zone`: unknown time zone {name:?}; use an IANA name such as \"Europe/Vienna\" or \"Europe/Berlin\", or remove the key to use the machine's local zone"))
+            })?,
         };
 
         Ok(JobConfig {
             mode,
             selection,
             time_zone,
-            time_zone_name,
             database_url: self.database_url()?,
             graph: self.graph(secret_from_env)?,
         })
@@ -263,6 +265,20 @@ impl ConfigFile {
             base_url: optional(&graph.base_url, DEFAULT_GRAPH_BASE_URL),
             authority_host: optional(&graph.authority_host, DEFAULT_AUTHORITY_HOST),
         })
+    }
+}
+
+/// The URL with the password of `user:password@` replaced by `***`, for messages.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }
 

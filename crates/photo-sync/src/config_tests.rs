@@ -50,7 +50,7 @@ fn full_configuration_parses() {
     );
     assert_eq!(job.selection.clients, vec![ClientRef::ShortName("ACME-AT".into())]);
     assert!(job.selection.include_inactive);
-    assert_eq!(job.time_zone_name.as_deref(), Some("Europe/Vienna"));
+    assert_eq!(job.time_zone.iana_name(), Some("Europe/Vienna"));
     assert_eq!(job.graph.client_secret, "file-secret");
     assert_eq!(job.graph.base_url, DEFAULT_GRAPH_BASE_URL);
     assert_eq!(job.graph.authority_host, DEFAULT_AUTHORITY_HOST);
@@ -128,4 +128,10 @@ fn sqlite_paths_resolve_against_folder() {
     assert_eq!(resolve_sqlite_path("sqlite://webdesk.db", base), "sqlite:///etc/photo-sync/webdesk.db");
     assert_eq!(resolve_sqlite_path("sqlite:///var/lib/webdesk.db", base), "sqlite:///var/lib/webdesk.db");
     assert_eq!(resolve_sqlite_path("postgres://job@db/webdesk", base), "postgres://job@db/webdesk");
+}
+
+#[test]
+fn unknown_database_scheme_is_rejected() {
+    let text = FULL.replace("sqlite://webdesk.db", "mysql://job:geheim@db/webdesk");
+    insta::assert_snapshot!(job_error(&text, None), @r#"key `database.url`: invalid URL "mysql://job:***@db/webdesk": expected sqlite://PATH or postgres://USER@HOST/DATABASE"#);
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod job;
 mod report;
 mod run;
 
@@ -25,30 +26,41 @@ fn main() -> ExitCode {
         }
     };
 
-    match runtime.block_on(run::execute(cli.command)) {
+    match runtime.block_on(run::execute(cli.command, cli.log_format)) {
         Ok(status) => ExitCode::from(status),
         Err(failure) => {
-            // The message goes through the logger too, so a log collector sees why the
-            // run stopped, and to plain stderr for the administrator at the terminal.
+            // Logged once, so the line is also valid JSON with --log-format json.
             tracing::error!(exit_status = failure.exit_status(), "{failure:#}");
-            eprintln!("photo-sync: {failure:#}");
             ExitCode::from(failure.exit_status())
         }
     }
 }
 
 /// Sends log lines to stderr, as text or JSON, filtered by `RUST_LOG` (default `info`).
-/// HTTP and identity crates are capped at `warn` unless `RUST_LOG` names them, because
-/// their `info` lines are per request.
+/// HTTP and identity crates are capped at `warn` unless `RUST_LOG` is set, because their
+/// `info` lines are per request. An invalid `RUST_LOG` is reported and replaced by the
+/// default.
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
 
-    let default = "info,azure_core=warn,azure_identity=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn";
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let default = "info,azure_core=warn,azure_identity=warn,typespec_client_core=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn";
+    let (filter, invalid) = match std::env::var("RUST_LOG") {
+        Err(_) => (EnvFilter::new(default), None),
+        Ok(value) => match EnvFilter::try_new(&value) {
+            Ok(filter) => (filter, None),
+            Err(error) => (
+                EnvFilter::new(default),
+                Some(format!("invalid RUST_LOG {value:?} ({error}); logging with the default filter")),
+            ),
+        },
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.with_ansi(false).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    if let Some(message) = invalid {
+        tracing::warn!("{message}");
     }
 }
 
@@ -57,6 +69,7 @@ impl Failure {
         match self {
             Self::Usage(_) => run::EXIT_USAGE,
             Self::Fatal(_) => run::EXIT_FATAL,
+            Self::Locked(_) => run::EXIT_LOCKED,
         }
     }
 }

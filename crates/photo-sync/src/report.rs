@@ -6,6 +6,8 @@ use std::path::Path;
 
 use photo_sync_domain::{Outcome, SyncReport, UnresolvedReference};
 use serde_json::{Value, json};
+
+use crate::cli::LogFormat;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -25,6 +27,7 @@ pub fn to_json(report: &SyncReport) -> Value {
             "no_graph_photo": counts.no_graph_photo,
             "failed": counts.failed,
         },
+        "interrupted": report.interrupted,
         "unresolved": report.unresolved.iter().map(unresolved_json).collect::<Vec<_>>(),
         "persons": report.persons.iter().map(|p| json!({
             "person_id": p.person_id.0,
@@ -69,9 +72,10 @@ pub fn summary(report: &SyncReport) -> String {
     let c = report.counts;
     let seconds = (report.finished_at - report.started_at).as_seconds_f64();
     let mut text = format!(
-        "photo-sync: mode {mode}, {targets} target persons in {seconds:.1} s: {created} created, {updated} updated, {unchanged} unchanged, {kept} kept_local, {none} no_graph_photo, {failed} failed",
+        "photo-sync: mode {mode}, {targets} target {persons} in {seconds:.1} s: {created} created, {updated} updated, {unchanged} unchanged, {kept} kept_local, {none} no_graph_photo, {failed} failed",
         mode = report.mode,
         targets = c.targets,
+        persons = if c.targets == 1 { "person" } else { "persons" },
         created = c.created,
         updated = c.updated,
         unchanged = c.unchanged,
@@ -79,8 +83,12 @@ pub fn summary(report: &SyncReport) -> String {
         none = c.no_graph_photo,
         failed = c.failed,
     );
+    if report.interrupted {
+        let _ = write!(text, "; interrupted after {} persons", report.persons.len());
+    }
     if !report.unresolved.is_empty() {
-        let _ = write!(text, "; {} unresolved references", report.unresolved.len());
+        let count = report.unresolved.len();
+        let _ = write!(text, "; {count} unresolved {}", if count == 1 { "reference" } else { "references" });
     }
     text.push('\n');
 
@@ -92,4 +100,28 @@ pub fn summary(report: &SyncReport) -> String {
         let _ = writeln!(text, "  unresolved: {reference}");
     }
     text
+}
+
+/// Prints the summary: as plain text on stderr, or as log events in JSON mode so that
+/// stderr stays one JSON object per line.
+pub fn print_summary(report: &SyncReport, format: LogFormat) {
+    match format {
+        LogFormat::Text => eprint!("{}", summary(report)),
+        LogFormat::Json => {
+            let c = report.counts;
+            tracing::info!(
+                mode = %report.mode,
+                targets = c.targets,
+                created = c.created,
+                updated = c.updated,
+                unchanged = c.unchanged,
+                kept_local = c.kept_local,
+                no_graph_photo = c.no_graph_photo,
+                failed = c.failed,
+                unresolved = report.unresolved.len(),
+                interrupted = report.interrupted,
+                "Run summary"
+            );
+        }
+    }
 }

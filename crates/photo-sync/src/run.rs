@@ -2,19 +2,18 @@
 
 use std::path::Path;
 
-use photo_sync_domain::ports::SystemClock;
-use photo_sync_domain::{SyncService, sync::SyncError};
-use photo_sync_graph::{GraphPhotoSource, GraphSettings};
-use photo_sync_webdesk::WebdeskDb;
+use photo_sync_graph::GraphSettings;
+use photo_sync_webdesk::{ConnectError, WebdeskDb};
 
-use crate::cli::{Command, DbCommand, MigrateArgs, RunArgs};
-use crate::config::{CLIENT_SECRET_VARIABLE, ConfigFile, JobConfig};
-use crate::report;
+use crate::cli::{Command, DbCommand, LogFormat, MigrateArgs};
+use crate::config::{ConfigFile, JobConfig};
 
 pub const EXIT_SUCCESS: u8 = 0;
 pub const EXIT_FATAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_PROBLEMS: u8 = 3;
+pub const EXIT_LOCKED: u8 = 4;
+pub const EXIT_INTERRUPTED: u8 = 5;
 
 /// Why a command stopped before it finished its work.
 #[derive(Debug, thiserror::Error)]
@@ -25,48 +24,17 @@ pub enum Failure {
     /// The database or Microsoft Graph could not be used.
     #[error(transparent)]
     Fatal(anyhow::Error),
+    /// Another run holds the run lock of the database.
+    #[error(transparent)]
+    Locked(anyhow::Error),
 }
 
 /// Runs one command and returns the exit status of a command that finished.
-pub async fn execute(command: Command) -> Result<u8, Failure> {
+pub async fn execute(command: Command, log_format: LogFormat) -> Result<u8, Failure> {
     match command {
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => crate::job::run(args, log_format).await,
         Command::Db(DbCommand::Migrate(args)) => migrate(args).await,
     }
-}
-
-async fn run(args: RunArgs) -> Result<u8, Failure> {
-    let file = ConfigFile::load(&args.config).map_err(|e| Failure::Usage(e.into()))?;
-    let job = file.job(std::env::var(CLIENT_SECRET_VARIABLE).ok()).map_err(|e| Failure::Usage(e.into()))?;
-    let source = GraphPhotoSource::new(graph_settings(&job))
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("invalid configuration {}: {e}", args.config.display())))?;
-    if let Some(path) = &args.report {
-        check_report_folder(path)?;
-    }
-
-    let today = today_in(&job.time_zone);
-    tracing::info!(
-        mode = %job.mode,
-        time_zone = job.time_zone_name.as_deref().unwrap_or("local"),
-        today = %today,
-        "Photo sync started"
-    );
-
-    let store = WebdeskDb::open_for_run(&job.database_url).await.map_err(|e| Failure::Fatal(e.into()))?;
-    let service = SyncService::new(store, source, SystemClock);
-    let report = service.run(job.mode, &job.selection, today).await.map_err(|e| match e {
-        SyncError::Store(_) | SyncError::Source(_) => Failure::Fatal(e.into()),
-    })?;
-
-    if let Some(path) = &args.report {
-        report::write_json(&report, path)
-            .map_err(|e| Failure::Fatal(anyhow::anyhow!("cannot write the report {}: {e}", path.display())))?;
-    }
-    eprint!("{}", report::summary(&report));
-
-    let status = if report.has_problems() { EXIT_PROBLEMS } else { EXIT_SUCCESS };
-    tracing::info!(exit_status = status, "Photo sync finished");
-    Ok(status)
 }
 
 async fn migrate(args: MigrateArgs) -> Result<u8, Failure> {
@@ -78,13 +46,26 @@ async fn migrate(args: MigrateArgs) -> Result<u8, Failure> {
         (None, None) => return Err(Failure::Usage(anyhow::anyhow!("pass --config FILE or --database URL"))),
     };
 
-    let store = WebdeskDb::connect(&url).await.map_err(|e| Failure::Fatal(e.into()))?;
+    // Without the contract schema there is nothing to create a new file for, and a new
+    // empty file would hide a mistyped path from the next run.
+    if !args.with_webdesk_schema
+        && let Some(path) = url.strip_prefix("sqlite://")
+        && !Path::new(path).exists()
+    {
+        return Err(Failure::Fatal(anyhow::anyhow!(
+            "SQLite database {path:?} not found; check the URL, or add --with-webdesk-schema to create an empty Webdesk database"
+        )));
+    }
+    let store = WebdeskDb::connect(&url).await.map_err(|e| match e {
+        ConnectError::InvalidUrl { .. } => Failure::Usage(e.into()),
+        _ => Failure::Fatal(e.into()),
+    })?;
     let summary = store.migrate(args.with_webdesk_schema).await.map_err(|e| Failure::Fatal(e.into()))?;
-    eprintln!("photo-sync: database migrated: {summary}");
+    tracing::info!("Database migrated: {summary}");
     Ok(EXIT_SUCCESS)
 }
 
-fn graph_settings(job: &JobConfig) -> GraphSettings {
+pub fn graph_settings(job: &JobConfig) -> GraphSettings {
     GraphSettings {
         tenant_id: job.graph.tenant_id.clone(),
         client_id: job.graph.client_id.clone(),
@@ -97,7 +78,7 @@ fn graph_settings(job: &JobConfig) -> GraphSettings {
 
 /// Fails before any work when the report could not be written at the end, so a run is
 /// never wasted on a typo in `--report`.
-fn check_report_folder(path: &Path) -> Result<(), Failure> {
+pub fn check_report_folder(path: &Path) -> Result<(), Failure> {
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if folder.is_dir() {
         return Ok(());
@@ -111,7 +92,7 @@ fn check_report_folder(path: &Path) -> Result<(), Failure> {
 
 /// Today's calendar date in the configured time zone, which decides which group
 /// memberships are valid.
-fn today_in(zone: &jiff::tz::TimeZone) -> time::Date {
+pub fn today_in(zone: &jiff::tz::TimeZone) -> time::Date {
     let date = jiff::Timestamp::now().to_zoned(zone.clone()).date();
     let month = time::Month::try_from(date.month().unsigned_abs()).expect("jiff months are 1 to 12");
     time::Date::from_calendar_date(i32::from(date.year()), month, date.day().unsigned_abs())
