@@ -31,9 +31,11 @@ fn publish_round(world: &World, count: i64, round: usize, etags: &mut HashMap<St
 
 /// Checks that every image is whole and that every sync state agrees with its image.
 fn assert_consistent(world: &World, count: i64, etags: &HashMap<String, Vec<u8>>, known_bytes: &[Vec<u8>]) {
+    let mut images = world.db.images();
+    let mut states = world.db.states();
     for id in 1..=count {
-        let image = world.db.image(id);
-        let state = world.db.state(id);
+        let image = images.remove(&id);
+        let state = states.remove(&id);
 
         if let Some(image) = &image {
             assert!(
@@ -99,46 +101,69 @@ async fn overlapping_run_is_rejected(backend: Backend) {
     assert!(history.contains(&("succeeded".to_owned(), Some(0))), "{history:?}");
 }
 
+/// When a killed run is killed: at the Nth photo download, or a while after it (which
+/// lands among the writes that follow the downloads of a chunk).
+#[derive(Debug, Clone, Copy)]
+struct KillPoint {
+    download: usize,
+    delay_ms: u64,
+}
+
 async fn killed_run_recovers(backend: Backend) {
-    const COUNT: i64 = 30;
+    // More than one chunk of 100 persons, so kills land in the first chunk's downloads,
+    // among its writes (each write first decodes the photo, which takes milliseconds in a
+    // debug build), and in the second chunk after the first was written.
+    const COUNT: i64 = 120;
     let world = World::new(backend).await;
     add_persons(&world, COUNT);
     world.write_config("overwrite", "clients = [1]");
     let mut etags = HashMap::new();
     let known_bytes: Vec<Vec<u8>> = PHOTOS.iter().map(|name| fixture(name)).collect();
 
-    // Kill the process at several points: before the first write, inside the first chunk
-    // and late in the run. Each round starts from what the previous kill left.
     let pid = Arc::new(AtomicU32::new(0));
     let downloads = Arc::new(AtomicUsize::new(0));
-    let kill_at = Arc::new(AtomicUsize::new(0));
+    let kill_point: Arc<Mutex<Option<KillPoint>>> = Arc::default();
     {
-        let (pid, downloads, kill_at) = (pid.clone(), downloads.clone(), kill_at.clone());
+        let (pid, downloads, kill_point) = (pid.clone(), downloads.clone(), kill_point.clone());
         world.graph.on_every_download(move |_| {
-            if downloads.fetch_add(1, Ordering::SeqCst) + 1 == kill_at.load(Ordering::SeqCst) {
-                send_signal(pid.load(Ordering::SeqCst), "-KILL");
+            let count = downloads.fetch_add(1, Ordering::SeqCst) + 1;
+            let Some(point) = *kill_point.lock().expect("lock") else { return };
+            if count != point.download {
+                return;
             }
+            let pid = pid.load(Ordering::SeqCst);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(point.delay_ms));
+                send_signal(pid, "-KILL");
+            });
         });
     }
-    for (round, kill_after) in [1_usize, 7, 23].into_iter().enumerate() {
+    let points = [
+        KillPoint { download: 1, delay_ms: 0 },
+        KillPoint { download: 100, delay_ms: 15 },
+        KillPoint { download: 100, delay_ms: 250 },
+        KillPoint { download: 105, delay_ms: 0 },
+    ];
+    for (round, point) in points.into_iter().enumerate() {
         publish_round(&world, COUNT, round, &mut etags);
         downloads.store(0, Ordering::SeqCst);
-        kill_at.store(kill_after, Ordering::SeqCst);
+        *kill_point.lock().expect("lock") = Some(point);
 
         let child = world.spawn_run("killed.json");
         pid.store(child.id().expect("pid"), Ordering::SeqCst);
         let output = PhotoSync::finish(child).await;
 
-        assert_eq!(output.status, -1, "round {round}: the run was killed: {}", output.stderr);
+        assert_eq!(output.status, -1, "round {round} ({point:?}): the run was killed: {}", output.stderr);
         assert_consistent(&world, COUNT, &etags, &known_bytes);
     }
 
-    kill_at.store(0, Ordering::SeqCst);
+    *kill_point.lock().expect("lock") = None;
     let (recovered, report) = world.run().await;
     assert_eq!(recovered.status, 0, "the next run completes: {}", recovered.stderr);
     assert_consistent(&world, COUNT, &etags, &known_bytes);
+    let last_round = points.len() - 1;
     for id in 1..=COUNT {
-        let expected = fixture(PHOTOS[(usize::try_from(id).expect("small id") + 2) % PHOTOS.len()]);
+        let expected = fixture(PHOTOS[(usize::try_from(id).expect("small id") + last_round) % PHOTOS.len()]);
         assert_eq!(world.db.image(id).expect("image").content, expected, "person {id} has the current Graph photo");
     }
     assert_eq!(report["counts"]["failed"], 0);
@@ -147,11 +172,8 @@ async fn killed_run_recovers(backend: Backend) {
     assert_eq!(again.status, 0, "{}", again.stderr);
     assert_eq!(report["counts"]["unchanged"], COUNT, "the run after recovery has nothing left to do");
     let history = world.run_history();
-    assert_eq!(
-        history.iter().filter(|(status, _)| status == "abandoned").count(),
-        3,
-        "killed runs are marked: {history:?}"
-    );
+    let abandoned = history.iter().filter(|(status, _)| status == "abandoned").count();
+    assert_eq!(abandoned, points.len(), "killed runs are marked: {history:?}");
 }
 
 async fn uploads_during_run_survive(backend: Backend) {
@@ -219,6 +241,16 @@ async fn uploads_during_run_survive(backend: Backend) {
 }
 
 async fn stop_signal_interrupts_cleanly(backend: Backend) {
+    interrupt_with(backend, "-TERM", "SIGTERM").await;
+}
+
+/// SIGINT (Ctrl-C at a terminal) takes the same path as SIGTERM.
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupt_signal_stops_cleanly() {
+    interrupt_with(Backend::Sqlite, "-INT", "SIGINT").await;
+}
+
+async fn interrupt_with(backend: Backend, signal: &'static str, name: &str) {
     const COUNT: i64 = 40;
     let world = World::new(backend).await;
     add_persons(&world, COUNT);
@@ -233,7 +265,7 @@ async fn stop_signal_interrupts_cleanly(backend: Backend) {
         let (pid, downloads) = (pid.clone(), downloads.clone());
         world.graph.on_every_download(move |_| {
             if downloads.fetch_add(1, Ordering::SeqCst) == 2 {
-                send_signal(pid.load(Ordering::SeqCst), "-TERM");
+                send_signal(pid.load(Ordering::SeqCst), signal);
             }
         });
     }
@@ -242,7 +274,7 @@ async fn stop_signal_interrupts_cleanly(backend: Backend) {
     let output = PhotoSync::finish(child).await;
 
     assert_eq!(output.status, 5, "an interrupted run has its own exit status: {}", output.stderr);
-    assert!(output.stderr.contains("SIGTERM"), "{}", output.stderr);
+    assert!(output.stderr.contains(name), "{}", output.stderr);
     let report = world.report("report.json");
     assert_eq!(report["interrupted"], true);
     let processed = outcomes(&report).len();

@@ -202,6 +202,7 @@ async fn rejected_client_secret_exits_one(backend: Backend) {
     );
     assert!(report.is_null(), "no report for a run that could not use Graph");
     assert_eq!(world.db.image(1).expect("image").version, 1, "nothing was written");
+    assert_eq!(world.run_history(), vec![("failed".to_owned(), Some(1))], "a failed run is recorded too");
 }
 
 async fn run_before_migrate_explains(backend: Backend) {

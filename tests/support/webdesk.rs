@@ -2,6 +2,7 @@
 //! test: an SQLite file (through diesel's SQLite driver) or a PostgreSQL database (through
 //! `psql`).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -223,40 +224,68 @@ impl TestDatabase {
     }
 
     pub fn image(&self, person_id: i64) -> Option<ImageRow> {
+        self.images_where(&format!("person_id = {person_id}")).remove(&person_id)
+    }
+
+    /// Every image, by person id, read in one query.
+    pub fn images(&self) -> HashMap<i64, ImageRow> {
+        self.images_where("TRUE")
+    }
+
+    fn images_where(&self, condition: &str) -> HashMap<i64, ImageRow> {
         let sql = match self.backend {
             Backend::Sqlite => format!(
-                "SELECT hex(content) AS c0, content_type AS c1, modified_at AS c2, modified_by AS c3, CAST(version AS TEXT) AS c4 FROM person_images WHERE person_id = {person_id}"
+                "SELECT CAST(person_id AS TEXT) AS c0, hex(content) AS c1, content_type AS c2, modified_at AS c3, modified_by AS c4, CAST(version AS TEXT) AS c5 FROM person_images WHERE {condition}"
             ),
             Backend::Postgres => format!(
-                "SELECT encode(content, 'hex'), content_type, to_char(modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), modified_by, version FROM person_images WHERE person_id = {person_id}"
+                "SELECT person_id, encode(content, 'hex'), content_type, to_char(modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), modified_by, version FROM person_images WHERE {condition}"
             ),
         };
-        let row = self.query(&sql).pop()?;
-        let text = |index: usize| row[index].clone().unwrap_or_default();
-        Some(ImageRow {
-            content: decode_hex(&text(0)),
-            content_type: text(1),
-            modified_at: text(2),
-            modified_by: text(3),
-            version: text(4).parse().expect("version is a number"),
-        })
+        self.query(&sql)
+            .into_iter()
+            .map(|row| {
+                let text = |index: usize| row[index].clone().unwrap_or_default();
+                let image = ImageRow {
+                    content: decode_hex(&text(1)),
+                    content_type: text(2),
+                    modified_at: text(3),
+                    modified_by: text(4),
+                    version: text(5).parse().expect("version is a number"),
+                };
+                (text(0).parse().expect("person id is a number"), image)
+            })
+            .collect()
     }
 
     pub fn state(&self, person_id: i64) -> Option<StateRow> {
+        self.states_where(&format!("person_id = {person_id}")).remove(&person_id)
+    }
+
+    /// Every sync state, by person id, read in one query.
+    pub fn states(&self) -> HashMap<i64, StateRow> {
+        self.states_where("TRUE")
+    }
+
+    fn states_where(&self, condition: &str) -> HashMap<i64, StateRow> {
         let observed_at = match self.backend {
             Backend::Sqlite => "observed_at",
             Backend::Postgres => "to_char(observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
         };
         let sql = format!(
-            "SELECT stored_etag AS c0, CAST(written_version AS TEXT) AS c1, observed_etag AS c2, {observed_at} AS c3 FROM photo_sync_state WHERE person_id = {person_id}"
+            "SELECT CAST(person_id AS TEXT) AS c0, stored_etag AS c1, CAST(written_version AS TEXT) AS c2, observed_etag AS c3, {observed_at} AS c4 FROM photo_sync_state WHERE {condition}"
         );
-        let row = self.query(&sql).pop()?;
-        Some(StateRow {
-            stored_etag: row[0].clone(),
-            written_version: row[1].as_deref().map(|v| v.parse().expect("version is a number")),
-            observed_etag: row[2].clone(),
-            observed_at: row[3].clone().unwrap_or_default(),
-        })
+        self.query(&sql)
+            .into_iter()
+            .map(|row| {
+                let state = StateRow {
+                    stored_etag: row[1].clone(),
+                    written_version: row[2].as_deref().map(|v| v.parse().expect("version is a number")),
+                    observed_etag: row[3].clone(),
+                    observed_at: row[4].clone().unwrap_or_default(),
+                };
+                (row[0].as_deref().and_then(|id| id.parse().ok()).expect("person id is a number"), state)
+            })
+            .collect()
     }
 }
 
