@@ -67,7 +67,7 @@ fn add_persons(world: &World, count: i64) {
     }
 }
 
-/// Waits until the simulated Graph has answered at least one download.
+/// Waits until the simulated Graph has served at least one download.
 async fn wait_for_first_download(world: &World) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while world.graph.download_count() == 0 {
@@ -111,8 +111,8 @@ struct KillPoint {
 
 async fn killed_run_recovers(backend: Backend) {
     // More than one chunk of 100 persons, so kills land in the first chunk's downloads,
-    // among its writes (each write first decodes the photo, which takes milliseconds in a
-    // debug build), and in the second chunk after the first was written.
+    // among its writes, and in the second chunk after the first was written. Each write
+    // first decodes the photo, which takes milliseconds in a debug build.
     const COUNT: i64 = 120;
     let world = World::new(backend).await;
     add_persons(&world, COUNT);

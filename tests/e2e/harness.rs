@@ -137,7 +137,7 @@ pub fn outcomes(report: &Value) -> Vec<(i64, String)> {
         .collect()
 }
 
-/// The detail of one person in a report.
+/// Returns the detail of one person in a report.
 pub fn detail(report: &Value, person_id: i64) -> String {
     report["persons"]
         .as_array()

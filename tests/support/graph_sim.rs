@@ -31,14 +31,14 @@ type KeyHook = Box<dyn Fn(&str) + Send + Sync>;
 #[derive(Default)]
 struct State {
     users: HashMap<String, SimUser>,
-    /// Runs right before `$value` of that key is answered, to race the job.
+    /// Hooks run right before the `$value` response of that key, to race the job.
     download_hooks: HashMap<String, Hook>,
     requests: Vec<String>,
     /// Whether the token endpoint rejects the client, as Entra does for a wrong secret.
     reject_client: bool,
-    /// Runs before every `$value` answer, with the user key.
+    /// Hook run before every `$value` response, with the user key.
     every_download_hook: Option<KeyHook>,
-    /// How long every `$value` answer is held back, so a run lasts long enough to race.
+    /// Delay of every `$value` response, so a run lasts long enough to race.
     download_delay: Option<std::time::Duration>,
 }
 
@@ -74,7 +74,7 @@ impl GraphSim {
         Self { server, state }
     }
 
-    /// The base URL, used as both `graph.base_url` and `graph.authority_host`.
+    /// Returns the base URL, used as both `graph.base_url` and `graph.authority_host`.
     pub fn uri(&self) -> String {
         self.server.uri()
     }
@@ -116,7 +116,7 @@ impl GraphSim {
         self.lock().requests.clear();
     }
 
-    /// How many photo downloads (`$value`) were served.
+    /// Counts the photo downloads (`$value`) served so far.
     pub fn download_count(&self) -> usize {
         self.requests().iter().filter(|r| r.ends_with("/$value")).count()
     }

@@ -76,17 +76,17 @@ impl PgServer {
         Ok(())
     }
 
-    /// The URL of `database` for the superuser.
+    /// Returns the URL of `database` for the superuser.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// The admin URL, which [`SERVER_VARIABLE`] carries.
+    /// Returns the admin URL, which [`SERVER_VARIABLE`] carries.
     pub fn admin_url(&self) -> String {
         self.url("postgres")
     }
 
-    /// The server's log, for error messages.
+    /// Reads the server's log, for error messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data().join("server.log")).unwrap_or_default()
     }
@@ -124,7 +124,7 @@ pub fn create_database(admin_url: &str, prefix: &str) -> String {
     format!("{base}/{name}")
 }
 
-/// The admin URL of the test server started by `cargo xtask test`. Panics with the fix
+/// Returns the admin URL of the test server started by `cargo xtask test`. Panics with the fix
 /// when it is not set, so PostgreSQL tests never pass by being skipped.
 pub fn shared_admin_url() -> String {
     std::env::var(SERVER_VARIABLE).unwrap_or_else(|_| {

@@ -65,18 +65,18 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// An SQLite file, created by `photo-sync db migrate --with-webdesk-schema`.
+    /// Opens an SQLite file that `photo-sync db migrate --with-webdesk-schema` created.
     pub fn sqlite(path: &Path) -> Self {
         Self { backend: Backend::Sqlite, target: path.display().to_string() }
     }
 
-    /// A PostgreSQL database by URL.
+    /// Opens a PostgreSQL database by URL.
     pub fn postgres(url: &str) -> Self {
         Self { backend: Backend::Postgres, target: url.to_owned() }
     }
 
-    /// A new empty database: `webdesk.db` in `folder`, or a fresh database on the test
-    /// PostgreSQL server.
+    /// Names a new empty database: `webdesk.db` in `folder`, or a fresh database on the
+    /// test PostgreSQL server.
     pub fn create(backend: Backend, folder: &Path) -> Self {
         match backend {
             Backend::Sqlite => Self::sqlite(&folder.join("webdesk.db")),
@@ -88,13 +88,13 @@ impl TestDatabase {
         self.backend
     }
 
-    /// The SQLite file; panics for PostgreSQL.
+    /// Returns the SQLite file, and panics for PostgreSQL.
     pub fn path(&self) -> PathBuf {
         assert_eq!(self.backend, Backend::Sqlite, "only an SQLite database has a path");
         PathBuf::from(&self.target)
     }
 
-    /// The URL for configuration files and `--database`.
+    /// Returns the URL for configuration files and `--database`.
     pub fn url(&self) -> String {
         match self.backend {
             Backend::Sqlite => format!("sqlite://{}", self.target),
@@ -134,7 +134,7 @@ impl TestDatabase {
         }
     }
 
-    /// A UTC timestamp literal, `text` being `YYYY-MM-DD HH:MM:SS`.
+    /// Formats a UTC timestamp literal from `text` in the form `YYYY-MM-DD HH:MM:SS`.
     pub fn timestamp(&self, text: &str) -> String {
         match self.backend {
             Backend::Sqlite => format!("'{text}'"),
@@ -142,7 +142,7 @@ impl TestDatabase {
         }
     }
 
-    /// A byte string literal.
+    /// Formats a byte string literal.
     pub fn bytes(&self, content: &[u8]) -> String {
         let hex = content.iter().fold(String::with_capacity(content.len() * 2), |mut hex, byte| {
             let _ = write!(hex, "{byte:02x}");
@@ -227,7 +227,7 @@ impl TestDatabase {
         self.images_where(&format!("person_id = {person_id}")).remove(&person_id)
     }
 
-    /// Every image, by person id, read in one query.
+    /// Reads every image in one query, by person id.
     pub fn images(&self) -> HashMap<i64, ImageRow> {
         self.images_where("TRUE")
     }
@@ -261,7 +261,7 @@ impl TestDatabase {
         self.states_where(&format!("person_id = {person_id}")).remove(&person_id)
     }
 
-    /// Every sync state, by person id, read in one query.
+    /// Reads every sync state in one query, by person id.
     pub fn states(&self) -> HashMap<i64, StateRow> {
         self.states_where("TRUE")
     }

@@ -5,12 +5,13 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-/// The workspace root (the parent of `xtask/`).
+/// Returns the workspace root (the parent of `xtask/`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_owned()
 }
 
-/// The cargo that runs this xtask, so the pinned toolchain is used throughout.
+/// Returns a command for the cargo that runs this xtask, so the pinned toolchain is used
+/// throughout.
 pub fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(workspace_root());

@@ -23,7 +23,7 @@ const PORTRAITS: [&str; 8] = [
     "eileen-collins-alpha.png",
 ];
 
-/// How a demo person is linked to Microsoft 365.
+/// Link of a demo person to Microsoft 365.
 #[derive(Clone, Copy)]
 enum Link {
     ObjectId,
@@ -31,7 +31,7 @@ enum Link {
     None,
 }
 
-/// What the simulated Graph holds for a demo person.
+/// Content of the simulated Graph for a demo person.
 #[derive(Clone, Copy)]
 enum Graph {
     Portrait,
@@ -41,7 +41,7 @@ enum Graph {
     Error(u16, &'static str),
 }
 
-/// What Webdesk holds before the first run.
+/// Content of Webdesk before the first run.
 #[derive(Clone, Copy)]
 enum Local {
     Nothing,

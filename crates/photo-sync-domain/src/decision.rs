@@ -11,7 +11,7 @@ use crate::photo::ETag;
 use crate::report::Outcome;
 use crate::selection::UpdateMode;
 
-/// Who last wrote a `person_images` row (`modified_by`).
+/// Author of the last write of a `person_images` row (`modified_by`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModifiedBy {
     /// A person or an administrator through Webdesk.
@@ -21,7 +21,7 @@ pub enum ModifiedBy {
 }
 
 impl ModifiedBy {
-    /// The value stored in `person_images.modified_by`.
+    /// Returns the value stored in `person_images.modified_by`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Upload => "upload",
@@ -53,7 +53,7 @@ impl std::fmt::Debug for WebdeskImage {
     }
 }
 
-/// What the job recorded for a person in its own table after its last look at Graph.
+/// Record the job keeps per person in its own table after its last look at Graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncState {
     /// ETag of the last Graph photo the job stored in Webdesk.
@@ -65,7 +65,7 @@ pub struct SyncState {
     pub observed_at: OffsetDateTime,
 }
 
-/// What Graph holds for a person now.
+/// Photo state of a person in Graph now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphObservation {
     /// Any 404 of the photo, or Graph's 1x1 placeholder.
@@ -73,7 +73,7 @@ pub enum GraphObservation {
     Photo(ETag),
 }
 
-/// What to do for a person before any photo bytes are downloaded.
+/// Decision for a person before any photo bytes are downloaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Nothing to download and nothing to store.
@@ -82,7 +82,7 @@ pub enum Decision {
     Download(AfterDownload),
 }
 
-/// What to do with downloaded bytes that differ from the Webdesk image.
+/// Action for downloaded bytes that differ from the Webdesk image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterDownload {
     /// Store the Graph photo with this outcome.

@@ -11,7 +11,7 @@ pub struct Person {
     pub first_name: String,
     pub last_name: String,
     pub active: bool,
-    /// `None` when neither link column holds a non-blank value.
+    /// `None` when neither link column contains a non-blank value.
     pub account: Option<MicrosoftAccount>,
 }
 
@@ -22,7 +22,7 @@ impl Person {
     }
 }
 
-/// The key under which Microsoft Graph knows a person.
+/// Key of a person in Microsoft Graph.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MicrosoftAccount {
     /// The Entra object id, the stable key.
@@ -45,7 +45,7 @@ impl MicrosoftAccount {
         non_blank(user_principal_name).map(|upn| Self::UserPrincipalName(upn.to_owned()))
     }
 
-    /// The path segment Graph accepts after `/users/`.
+    /// Returns the path segment Graph accepts after `/users/`.
     pub fn as_graph_key(&self) -> &str {
         match self {
             Self::ObjectId(id) => id,

@@ -12,8 +12,8 @@ use image::{ImageFormat, ImageReader};
 pub struct ETag(String);
 
 impl ETag {
-    /// Wraps a non-empty ETag as Graph sent it (quotes included); an empty one is `None`
-    /// because Graph uses an empty ETag for its placeholder of a missing photo.
+    /// Wraps a non-empty ETag as Graph sent it, quotes included. An empty ETag gives `None`,
+    /// because Graph sends one with its placeholder for a missing photo.
     pub fn new(value: impl Into<String>) -> Option<Self> {
         let value = value.into();
         if value.trim().is_empty() { None } else { Some(Self(value)) }
@@ -38,7 +38,7 @@ pub enum PhotoFormat {
 }
 
 impl PhotoFormat {
-    /// The value stored in `person_images.content_type`.
+    /// Returns the value stored in `person_images.content_type`.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Jpeg => "image/jpeg",
@@ -47,7 +47,7 @@ impl PhotoFormat {
     }
 }
 
-/// Why bytes were not accepted as a photo.
+/// Reason bytes were rejected as a photo.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhotoError {
     #[error("the photo is empty (0 bytes)")]
@@ -134,20 +134,20 @@ impl ValidPhoto {
         self.height
     }
 
-    /// Whether this is Graph's 1x1 placeholder for a user without a photo.
+    /// Returns whether this is Graph's 1x1 placeholder for a user without a photo.
     pub fn is_placeholder(&self) -> bool {
         self.width <= 1 && self.height <= 1
     }
 }
 
-/// Whether the JPEG ends with the EOI marker `FF D9`, allowing trailing zero padding that
+/// Checks whether the JPEG ends with the EOI marker `FF D9`, allowing trailing zero padding that
 /// some encoders append.
 fn ends_with_jpeg_eoi(bytes: &[u8]) -> bool {
     let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     bytes[..end].ends_with(&[0xFF, 0xD9])
 }
 
-/// The first bytes as text where printable, so an error shows "<!DOCTYPE html" rather
+/// Renders the first bytes as text where printable, so an error shows "<!DOCTYPE html" rather
 /// than a byte dump.
 fn printable_start(bytes: &[u8]) -> String {
     bytes.iter().take(16).map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b) } else { '.' }).collect()

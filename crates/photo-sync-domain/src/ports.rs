@@ -73,7 +73,7 @@ pub trait WebdeskStore: Send + Sync {
 #[error("{message}")]
 pub struct PhotoFailure {
     pub kind: FailureKind,
-    /// What failed and what to do, without secrets.
+    /// Message naming what failed and what to do, without secrets.
     pub message: String,
 }
 

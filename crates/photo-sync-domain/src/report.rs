@@ -9,7 +9,7 @@ use crate::ids::PersonId;
 use crate::resolution::UnresolvedReference;
 use crate::selection::UpdateMode;
 
-/// What the run did for one person.
+/// Result of the run for one person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
     /// Webdesk had no image; the Graph photo was stored.
@@ -22,12 +22,12 @@ pub enum Outcome {
     KeptLocal,
     /// Graph has no photo for the person; the Webdesk image, if any, stays.
     NoGraphPhoto,
-    /// The person could not be synced; the detail says why.
+    /// The person could not be synced, for the reason in the detail.
     Failed,
 }
 
 impl Outcome {
-    /// The name used in reports and logs.
+    /// Returns the name used in reports and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
@@ -114,7 +114,7 @@ impl SyncReport {
         self.persons.push(person);
     }
 
-    /// Whether the run finished with failed persons or unresolved references, which the
+    /// Returns whether the run finished with failed persons or unresolved references, which the
     /// CLI reports with its own exit status.
     pub fn has_problems(&self) -> bool {
         self.counts.failed > 0 || !self.unresolved.is_empty()

@@ -1,4 +1,4 @@
-//! What an administrator selected in the job configuration: the update mode and the
+//! The administrator's selection in the job configuration: the update mode and the
 //! references to persons, groups and clients (Mandanten).
 
 use std::fmt;
@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use crate::ids::{ClientId, GroupId, PersonId};
 
-/// How a Graph photo and a Webdesk image that both changed are reconciled.
+/// Rule for reconciling a Graph photo and a Webdesk image that both changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateMode {
     /// "Mit Groupware-Bild überschreiben": the Graph photo always wins.
@@ -21,7 +21,7 @@ impl UpdateMode {
     pub const ACCEPTED: &'static str =
         "\"newest\" (\"Aktuellstes Bild verwenden\") or \"overwrite\" (\"Mit Groupware-Bild überschreiben\")";
 
-    /// The short name used in configuration files and reports.
+    /// Returns the short name used in configuration files and reports.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Overwrite => "overwrite",
@@ -29,7 +29,7 @@ impl UpdateMode {
         }
     }
 
-    /// The label the Webdesk screens show.
+    /// Returns the label the Webdesk screens show.
     pub fn webdesk_label(self) -> &'static str {
         match self {
             Self::Overwrite => "Mit Groupware-Bild überschreiben",
@@ -185,7 +185,7 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Whether nothing at all is selected, in which case the job does nothing.
+    /// Returns whether nothing at all is selected, in which case the job does nothing.
     pub fn is_empty(&self) -> bool {
         self.persons.is_empty() && self.groups.is_empty() && self.clients.is_empty()
     }

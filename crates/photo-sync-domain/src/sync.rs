@@ -54,8 +54,8 @@ pub struct SyncService<S, P, C> {
     stop: StopFlag,
 }
 
-/// A request to stop a run early, shared between the run and whoever requests the stop
-/// (a signal handler). The run takes no new person after the request, but finishes the
+/// A request to stop a run early, shared between the run and the signal handler that
+/// requests the stop. The run takes no new person after the request, but finishes the
 /// write in progress, so a stop never leaves half a person behind.
 #[derive(Debug, Clone, Default)]
 pub struct StopFlag(Arc<AtomicBool>);
@@ -331,7 +331,8 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
     }
 }
 
-/// The state after an observation that stored nothing: what the job stored before stays.
+/// Builds the state after an observation that stored nothing, keeping what the job
+/// stored before.
 fn observed(previous: Option<&SyncState>, etag: Option<ETag>, now: OffsetDateTime) -> SyncState {
     SyncState {
         stored_etag: previous.and_then(|s| s.stored_etag.clone()),

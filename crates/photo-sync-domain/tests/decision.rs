@@ -38,7 +38,7 @@ struct Case {
 }
 
 /// Evaluates one case the way the sync use case does: decide, and apply the downloaded
-/// bytes only if the decision asks for a download.
+/// bytes only if the decision calls for a download.
 fn evaluate(mode: UpdateMode, case: &Case) -> (bool, Outcome, Option<String>) {
     match decide(mode, &case.graph, case.webdesk.as_ref(), case.state.as_ref()) {
         Decision::Finish { outcome, detail } => (false, outcome, detail),

@@ -1,4 +1,4 @@
-//! Tests of the sync use case over hand-written fakes of the ports: what it asks of
+//! Tests of the sync use case over hand-written fakes of the ports: what it requests from
 //! Webdesk and Graph, what it stores, and how one person's failure leaves the others alone.
 
 use std::collections::HashMap;

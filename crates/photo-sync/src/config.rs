@@ -162,7 +162,7 @@ impl ConfigFile {
         ConfigError { path: self.path.clone(), message: message.into() }
     }
 
-    /// The database URL, with a relative SQLite path taken relative to the file's folder
+    /// Returns the database URL, with a relative SQLite path taken relative to the file's folder
     /// so the job finds the same database whatever directory a scheduler starts it in.
     pub fn database_url(&self) -> Result<String, ConfigError> {
         let url = self
@@ -268,7 +268,7 @@ impl ConfigFile {
     }
 }
 
-/// The URL with the password of `user:password@` replaced by `***`, for messages.
+/// Returns the URL with the password of `user:password@` replaced by `***`, for messages.
 fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();

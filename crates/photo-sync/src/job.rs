@@ -201,7 +201,7 @@ async fn release(store: &WebdeskDb, lease: RunLease) {
     }
 }
 
-/// The machine's host name for the run lock and history, or `unknown`.
+/// Returns the machine's host name for the run lock and history, or `unknown`.
 fn host_name() -> String {
     hostname::get().map_or_else(|_| "unknown".to_owned(), |name| name.to_string_lossy().into_owned())
 }

@@ -66,7 +66,7 @@ pub fn write_json(report: &SyncReport, path: &Path) -> std::io::Result<()> {
     std::fs::rename(&temporary, path)
 }
 
-/// The summary printed to stderr at the end of every run: counts, then one line per
+/// Formats the summary printed to stderr at the end of every run: counts, then one line per
 /// failed person and per unresolved reference.
 pub fn summary(report: &SyncReport) -> String {
     let c = report.counts;

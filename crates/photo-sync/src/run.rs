@@ -15,7 +15,7 @@ pub const EXIT_PROBLEMS: u8 = 3;
 pub const EXIT_LOCKED: u8 = 4;
 pub const EXIT_INTERRUPTED: u8 = 5;
 
-/// Why a command stopped before it finished its work.
+/// Reason a command stopped before it finished its work.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// Bad arguments or configuration: nothing was done.
