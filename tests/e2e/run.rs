@@ -1,25 +1,12 @@
 //! Runs that succeed: photos created, kept, replaced and left alone.
 
-use photo_sync_e2e::{SimUser, fixture};
-
-use photo_sync_e2e::Backend;
+use photo_sync_e2e::{Backend, SimUser, VALID_PHOTOS, fixture};
 
 use crate::harness::{World, detail, on_both_backends, outcomes};
 
-const ALL_VALID: [&str; 8] = [
-    "grace-hopper.jpg",
-    "eileen-collins.png",
-    "eileen-collins-648.jpg",
-    "grace-hopper-48.jpg",
-    "grace-hopper-progressive.jpg",
-    "grace-hopper-cmyk.jpg",
-    "grace-hopper-exif-rotated.jpg",
-    "eileen-collins-alpha.png",
-];
-
 async fn first_run_stores_every_valid_photo(backend: Backend) {
     let world = World::new(backend).await;
-    for (index, name) in ALL_VALID.iter().enumerate() {
+    for (index, name) in VALID_PHOTOS.iter().enumerate() {
         let id = 10 + i64::try_from(index).expect("small index");
         world.add_linked_person(id, &format!("user{id}"));
         world.graph.set_photo(&format!("object-{id}"), &format!("\"E{id}\""), fixture(name));
@@ -30,7 +17,7 @@ async fn first_run_stores_every_valid_photo(backend: Backend) {
 
     assert_eq!(output.status, 0, "{}", output.stderr);
     assert_eq!(report["counts"]["created"], 8);
-    for (index, name) in ALL_VALID.iter().enumerate() {
+    for (index, name) in VALID_PHOTOS.iter().enumerate() {
         let id = 10 + i64::try_from(index).expect("small index");
         let image = world.db.image(id).unwrap_or_else(|| panic!("no image for {name}"));
         assert_eq!(image.content, fixture(name), "{name} stored byte for byte");

@@ -1,8 +1,6 @@
 //! Runs where persons fail, references do not resolve, or the configuration is wrong.
 
-use photo_sync_e2e::{SimUser, fixture};
-
-use photo_sync_e2e::Backend;
+use photo_sync_e2e::{Backend, SimUser, fixture};
 
 use crate::harness::{World, detail, on_both_backends, outcomes};
 

@@ -13,6 +13,18 @@ pub use webdesk::{Backend, ImageRow, StateRow, TestDatabase};
 
 use std::path::PathBuf;
 
+/// The fixture photos that must be stored as they are (the other fixtures are broken).
+pub const VALID_PHOTOS: [&str; 8] = [
+    "grace-hopper.jpg",
+    "eileen-collins.png",
+    "eileen-collins-648.jpg",
+    "grace-hopper-48.jpg",
+    "grace-hopper-progressive.jpg",
+    "grace-hopper-cmyk.jpg",
+    "grace-hopper-exif-rotated.jpg",
+    "eileen-collins-alpha.png",
+];
+
 /// The folder with the fixture photos of this repository.
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos")

@@ -6,22 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail, ensure};
-use photo_sync_e2e::{GraphSim, PhotoSync, SimUser, TestDatabase, fixture};
+use photo_sync_e2e::{GraphSim, PhotoSync, SimUser, TestDatabase, VALID_PHOTOS, fixture};
 use serde_json::Value;
 
 use crate::build::{build_photo_sync, workspace_root};
-
-/// Valid fixture photos, handed out in turn.
-const PORTRAITS: [&str; 8] = [
-    "grace-hopper.jpg",
-    "eileen-collins.png",
-    "eileen-collins-648.jpg",
-    "grace-hopper-48.jpg",
-    "grace-hopper-progressive.jpg",
-    "grace-hopper-cmyk.jpg",
-    "grace-hopper-exif-rotated.jpg",
-    "eileen-collins-alpha.png",
-];
 
 /// Link of a demo person to Microsoft 365.
 #[derive(Clone, Copy)]
@@ -244,11 +232,11 @@ fn seed(db: &TestDatabase, graph: &GraphSim, persons: &[DemoPerson]) {
 
         // An upload of a different picture than the Graph photo, unless the case wants
         // the same bytes.
-        let mut portrait_name = PORTRAITS[index % PORTRAITS.len()];
+        let mut portrait_name = VALID_PHOTOS[index % VALID_PHOTOS.len()];
         if let Local::Upload(upload) = person.local
             && upload == portrait_name
         {
-            portrait_name = PORTRAITS[(index + 1) % PORTRAITS.len()];
+            portrait_name = VALID_PHOTOS[(index + 1) % VALID_PHOTOS.len()];
         }
         let portrait = fixture(portrait_name);
         let etag = format!("\"{:08X}\"", 0x5EED_0000 + person.id);

@@ -86,10 +86,13 @@ impl WebdeskStore for FakeStore {
     }
 }
 
+/// Photos of the fake Graph: per account key, an ETag and bytes, or a failure.
+type Photos = HashMap<String, Result<(String, Vec<u8>), PhotoFailure>>;
+
 /// Graph with one photo (or failure) per account key.
 #[derive(Default)]
 struct FakeGraph {
-    photos: HashMap<String, Result<(String, Vec<u8>), PhotoFailure>>,
+    photos: Photos,
     observe_calls: Mutex<Vec<usize>>,
     download_calls: Mutex<Vec<usize>>,
 }
@@ -144,6 +147,15 @@ fn person(id: i64, linked: bool) -> Person {
         active: true,
         account: linked.then(|| MicrosoftAccount::ObjectId(format!("object-{id}"))),
     }
+}
+
+/// Persons `1..=count`, each linked and with a small Graph photo.
+fn linked_persons_with_photos(count: i64) -> (Vec<Person>, Photos) {
+    let persons = (1..=count).map(|id| person(id, true)).collect();
+    let photos = (1..=count)
+        .map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg")))))
+        .collect();
+    (persons, photos)
 }
 
 fn select_all(persons: &[Person]) -> Selection {
@@ -238,10 +250,7 @@ fn second_run_is_unchanged_without_download() {
 
 #[test]
 fn chunks_read_in_bulk() {
-    let persons: Vec<Person> = (1..=5).map(|id| person(id, true)).collect();
-    let photos: HashMap<_, _> = (1..=5)
-        .map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg")))))
-        .collect();
+    let (persons, photos) = linked_persons_with_photos(5);
     let graph = FakeGraph { photos, ..FakeGraph::default() };
     let (report, service) = {
         let selection = select_all(&persons);
@@ -313,10 +322,7 @@ fn state_records_observation_without_write() {
 
 #[test]
 fn stop_during_write_finishes_that_write() {
-    let persons: Vec<Person> = (1..=5).map(|id| person(id, true)).collect();
-    let photos: HashMap<_, _> = (1..=5)
-        .map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg")))))
-        .collect();
+    let (persons, photos) = linked_persons_with_photos(5);
     let stop = photo_sync_domain::StopFlag::default();
     let selection = select_all(&persons);
     let store = FakeStore { persons, stop_on_write: Some(stop.clone()), ..FakeStore::default() };
@@ -334,10 +340,7 @@ fn stop_during_write_finishes_that_write() {
 
 #[test]
 fn stop_request_ends_run_between_persons() {
-    let persons: Vec<Person> = (1..=5).map(|id| person(id, true)).collect();
-    let photos: HashMap<_, _> = (1..=5)
-        .map(|id| (format!("object-{id}"), Ok((format!("\"E{id}\""), fixture("grace-hopper-48.jpg")))))
-        .collect();
+    let (persons, photos) = linked_persons_with_photos(5);
     let stop = photo_sync_domain::StopFlag::default();
     let selection = select_all(&persons);
     let service = SyncService::new(
