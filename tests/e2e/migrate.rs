@@ -51,3 +51,42 @@ async fn migrate_never_creates_mistyped_file() {
 }
 
 on_both_backends!(migrate_keeps_existing_webdesk_tables, migrate_without_webdesk_tables_explains);
+
+/// PostgreSQL only: the job runs as a user with exactly the privileges the guide lists.
+#[tokio::test(flavor = "multi_thread")]
+async fn documented_privileges_suffice() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let owner_url = photo_sync_e2e::postgres::create_database(&photo_sync_e2e::postgres::shared_admin_url(), "grants");
+    let owner = TestDatabase::postgres(&owner_url);
+    let binary = PhotoSync::locate();
+    let migrated =
+        binary.run(dir.path(), &["db", "migrate", "--database", &owner_url, "--with-webdesk-schema"], &[]).await;
+    assert_eq!(migrated.status, 0, "{}", migrated.stderr);
+
+    // The statements of the administrator guide, with a role name unique to this test.
+    let role = format!("photo_sync_{}", std::process::id());
+    owner.execute(&format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} LOGIN; END IF; END $$;
+         GRANT SELECT ON clients, persons, groups, group_memberships TO {role};
+         GRANT SELECT, INSERT, UPDATE ON person_images TO {role};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON photo_sync_state, photo_sync_lease, photo_sync_runs TO {role};
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};"
+    ));
+    owner.add_client(1, "ACME-AT");
+    owner.add_person(1, 1, "anna", true, Some("object-1"), None);
+    let graph = photo_sync_e2e::GraphSim::start().await;
+    graph.set_photo("object-1", "\"A\"", photo_sync_e2e::fixture("grace-hopper-48.jpg"));
+
+    let job_url = owner_url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    let config = format!(
+        "mode = \"overwrite\"\npersons = [1]\n\n[database]\nurl = \"{job_url}\"\n\n[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\nbase_url = \"{uri}\"\nauthority_host = \"{uri}\"\n",
+        uri = graph.uri()
+    );
+    std::fs::write(dir.path().join("job.toml"), config).expect("write job.toml");
+
+    for round in ["first", "second"] {
+        let output = binary.run(dir.path(), &["run", "--config", "job.toml"], &[]).await;
+        assert_eq!(output.status, 0, "{round} run as {role}: {}", output.stderr);
+    }
+    assert_eq!(owner.image(1).expect("image").modified_by, "graph-sync");
+}
