@@ -2,6 +2,7 @@
 
 #![expect(clippy::print_stdout, reason = "xtask reports to the developer running it")]
 
+mod bench;
 mod build;
 mod demo;
 mod test;
@@ -14,6 +15,7 @@ usage: cargo xtask <task>
 tasks:
   test    builds photo-sync and runs every test of the workspace
   demo    runs photo-sync twice against a demo database and a simulated Graph
+  bench   measures time and peak memory of the release binary [--persons N]
 ";
 
 fn main() -> ExitCode {
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("test") => test::run(),
         Some("demo") => demo::run(),
+        Some("bench") => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("-h" | "--help" | "help") => {
             eprint!("{USAGE}");
             return ExitCode::SUCCESS;

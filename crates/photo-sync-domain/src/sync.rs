@@ -150,6 +150,8 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
 
     async fn sync_chunk(&self, mode: UpdateMode, chunk: &[Person], report: &mut SyncReport) -> Result<(), SyncError> {
         let ids: Vec<PersonId> = chunk.iter().map(|p| p.id).collect();
+        // NOTE: the images are read with their content even when no decision in the
+        // chunk compares bytes, which makes memory grow with the image sizes of a chunk.
         let images = self.store.load_images(&ids).await?;
         let states = self.store.load_states(&ids).await?;
 
