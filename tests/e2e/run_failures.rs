@@ -226,3 +226,46 @@ on_both_backends!(
     rejected_client_secret_exits_one,
     run_before_migrate_explains
 );
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_are_json_lines() {
+    let world = World::new(Backend::Sqlite).await;
+    world.add_linked_person(1, "anna");
+    world.db.add_person(2, 1, "bernd", true, None, None);
+    world.graph.set_photo("object-1", "\"A\"", fixture("grace-hopper-48.jpg"));
+    world.write_config("newest", "persons = [1, 2, \"nobody\"]");
+
+    let output =
+        world.binary.run(world.dir.path(), &["--log-format", "json", "run", "--config", "job.toml"], &[]).await;
+
+    assert_eq!(output.status, 3, "{}", output.stderr);
+    let lines: Vec<serde_json::Value> = output
+        .stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")))
+        .collect();
+    let failure = lines
+        .iter()
+        .find(|line| {
+            line["message"].as_str().is_some_and(|m| m.starts_with("Failed to update the photo image of person 2"))
+        })
+        .expect("the failure line");
+    assert_eq!(failure["person.id"], "2");
+    assert_eq!(failure["level"], "WARN");
+    let summary = lines.iter().find(|line| line["message"] == "Run summary").expect("the summary event");
+    assert_eq!(summary["created"], 1);
+    assert_eq!(summary["failed"], 1);
+    assert_eq!(summary["unresolved"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_invalid_url_exits_two() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+
+    let output = photo_sync_e2e::PhotoSync::locate()
+        .run(dir.path(), &["db", "migrate", "--database", "mysql://x/webdesk"], &[])
+        .await;
+
+    assert_eq!(output.status, 2, "{}", output.stderr);
+    assert!(output.stderr.contains("mysql://x/webdesk"), "{}", output.stderr);
+}
