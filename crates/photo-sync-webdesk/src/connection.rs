@@ -226,9 +226,11 @@ async fn establish_sqlite(path: &str) -> Result<SqliteWrapper, ConnectError> {
         .map_err(|error| ConnectError::SqliteOpen { path: path.to_owned(), reason: error.to_string() })?;
 
     // WAL lets Webdesk read while the job writes. SQLite enforces foreign keys only on
-    // connections that enable them, and the busy timeout is per connection as well.
+    // connections that enable them, and the busy timeout is per connection as well. The
+    // busy timeout comes first, because setting the journal mode needs a lock and would
+    // fail at once while a Webdesk upload holds one.
     let setup =
-        format!("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;");
+        format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;");
     connection
         .batch_execute(&setup)
         .await

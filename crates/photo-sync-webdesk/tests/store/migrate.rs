@@ -350,6 +350,39 @@ async fn sqlite_connect_sets_wal_journal_mode() {
     assert_eq!(db.query_one("SELECT journal_mode AS value FROM pragma_journal_mode").await, "wal");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_connect_waits_for_writers() {
+    let db = std::sync::Arc::new(TestDb::new(Backend::Sqlite));
+    drop(db.migrated().await);
+    db.execute("INSERT INTO clients (id, short_name, name) VALUES (1, 'ACME-AT', 'ACME')").await;
+
+    // Webdesk opens a connection per upload. When the last connection to a WAL database
+    // closes, SQLite checkpoints it under an exclusive lock, which a new connection
+    // must wait for instead of failing with "database is locked".
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                round += 1;
+                let mut connection = db.raw().await;
+                connection.execute(&format!("UPDATE clients SET name = 'ACME {round}' WHERE id = 1")).await;
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for _ in 0..40 {
+        if let Err(error) = WebdeskDb::connect(db.url()).await {
+            failures.push(error.to_string());
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.expect("the writer stops");
+
+    assert!(failures.is_empty(), "connecting failed while Webdesk wrote: {failures:?}");
+}
+
 #[tokio::test]
 async fn sqlite_connect_reports_missing_folder() {
     let db = TestDb::new(Backend::Sqlite);
