@@ -185,7 +185,7 @@ async fn uploads_during_run_survive(backend: Backend) {
         world.db.put_image(id, &old, "2026-11-01 10:00:00", "graph-sync", 1);
     }
     publish_round(&world, COUNT, 1, &mut HashMap::new());
-    world.graph.delay_downloads(Duration::from_millis(50));
+    world.graph.delay_downloads(Duration::from_millis(150));
     world.write_config("overwrite", "clients = [1]");
 
     // When the job downloads a person's photo it has already read that person's image:

@@ -11,7 +11,7 @@ use photo_sync_e2e::{GraphSim, PhotoSync, TestDatabase, VALID_PHOTOS, fixture};
 
 use crate::build::{build_photo_sync, workspace_root};
 
-/// Persons per benchmark database unless `--persons N` says otherwise.
+/// Persons per benchmark database unless `--persons N` sets another count.
 const DEFAULT_PERSONS: i64 = 2000;
 
 /// One measured run.

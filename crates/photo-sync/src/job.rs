@@ -170,7 +170,7 @@ fn listen_for_stop_signals(stop: StopFlag) {
 /// Records a run that could not start because another run holds the lock. A failure to
 /// record is only logged, because the lock message is what the administrator needs.
 async fn record_rejected(store: &WebdeskDb, start: &RunStart, holder: &RunHolder) {
-    let message = format!("another run holds the lock: {}", LockError::Held { holder: holder.clone() });
+    let message = LockError::Held { holder: holder.clone() }.to_string();
     let recorded = match store.record_run_start(start).await {
         Ok(id) => {
             let end = RunEnd {
