@@ -20,6 +20,11 @@ use crate::selection::{Selection, UpdateMode};
 /// count per person is small, small enough that a chunk's images fit in memory easily.
 pub const DEFAULT_CHUNK_SIZE: usize = 100;
 
+/// Photos downloaded per port call within a chunk. Downloading in smaller batches keeps
+/// at most this many photos in memory and lets a stop request take effect after one
+/// batch instead of after the whole chunk; 20 is also the size of a Graph `$batch`.
+pub const DOWNLOAD_BATCH_SIZE: usize = 20;
+
 /// A failure that ends the whole run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 ///
@@ -215,9 +220,27 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
         observed_states: &mut Vec<(PersonId, SyncState)>,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
-        if pending.is_empty() {
-            return Ok(());
+        let mut pending = pending;
+        while !pending.is_empty() {
+            // A stop request leaves the remaining persons of the chunk for the next run.
+            if self.stop.is_requested() {
+                break;
+            }
+            let rest = pending.split_off(pending.len().min(DOWNLOAD_BATCH_SIZE));
+            let batch = std::mem::replace(&mut pending, rest);
+            self.download_batch(batch, images, states, observed_states, report).await?;
         }
+        Ok(())
+    }
+
+    async fn download_batch(
+        &self,
+        pending: Vec<Pending<'_>>,
+        images: &HashMap<PersonId, WebdeskImage>,
+        states: &HashMap<PersonId, SyncState>,
+        observed_states: &mut Vec<(PersonId, SyncState)>,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
         let accounts: Vec<MicrosoftAccount> = pending.iter().map(|p| p.account.clone()).collect();
         let downloads = self.source.download(&accounts).await?;
 

@@ -261,6 +261,7 @@ fn chunks_read_in_bulk() {
     };
 
     assert_eq!(report.counts.created, 5);
+    assert_eq!(service.source().observe_calls.lock().expect("lock").clone(), [2, 2, 1], "one Graph call per chunk");
     let calls = service.store().calls.lock().expect("lock").clone();
     assert_eq!(calls, ["load_directory", "load_images 2", "load_images 2", "load_images 1"]);
 }
@@ -362,4 +363,21 @@ fn stop_request_ends_run_between_persons() {
     assert_eq!(report.counts.targets, 5);
     assert!(report.persons.is_empty(), "no person is taken after the stop request");
     assert!(service.store().images.lock().expect("lock").is_empty());
+}
+
+#[test]
+fn downloads_go_in_batches_of_twenty() {
+    let (persons, photos) = linked_persons_with_photos(45);
+    let selection = select_all(&persons);
+    let service = SyncService::new(
+        FakeStore { persons, ..FakeStore::default() },
+        FakeGraph { photos, ..FakeGraph::default() },
+        FixedClock,
+    );
+
+    let report = block_on(service.run(UpdateMode::Overwrite, &selection, date!(2026 - 12 - 04))).expect("run");
+
+    assert_eq!(report.counts.created, 45);
+    assert_eq!(service.source().observe_calls.lock().expect("lock").clone(), [45]);
+    assert_eq!(service.source().download_calls.lock().expect("lock").clone(), [20, 20, 5]);
 }
