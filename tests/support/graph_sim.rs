@@ -87,12 +87,12 @@ impl GraphSim {
         self.set(key, SimUser::Photo { etag: etag.to_owned(), bytes });
     }
 
-    /// Runs `hook` with the user key before every photo download is answered.
+    /// Runs `hook` with the user key before every photo download response.
     pub fn on_every_download(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
         self.lock().every_download_hook = Some(Box::new(hook));
     }
 
-    /// Holds back every photo download answer for `delay`.
+    /// Delays every photo download response by `delay`.
     pub fn delay_downloads(&self, delay: std::time::Duration) {
         self.lock().download_delay = Some(delay);
     }
@@ -102,7 +102,7 @@ impl GraphSim {
         self.lock().reject_client = true;
     }
 
-    /// Runs `hook` each time the photo bytes of `key` are requested, before answering.
+    /// Runs `hook` each time the photo bytes of `key` are requested, before the response.
     pub fn on_download(&self, key: &str, hook: impl Fn() + Send + Sync + 'static) {
         self.lock().download_hooks.insert(key.to_owned(), Box::new(hook));
     }

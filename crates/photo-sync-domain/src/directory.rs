@@ -14,7 +14,7 @@ pub struct Validity {
 }
 
 impl Validity {
-    /// Whether `today` lies within the range, both ends included.
+    /// Returns whether `today` lies within the range, both ends included.
     pub fn contains(&self, today: Date) -> bool {
         self.from.is_none_or(|from| from <= today) && self.to.is_none_or(|to| today <= to)
     }

@@ -1,5 +1,5 @@
-//! The seams between the use case and the outside world. Adapters implement these traits;
-//! every type crossing them is a domain type, and adapters translate SQL and HTTP errors
+//! The seams between the use case and the outside world. Adapters implement these traits,
+//! and every type crossing them is a domain type. Adapters translate SQL and HTTP errors
 //! into [`StoreError`], [`SourceError`] and [`PhotoFailure`] at the seam.
 
 use std::collections::HashMap;

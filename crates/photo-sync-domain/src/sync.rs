@@ -207,29 +207,15 @@ impl<S: WebdeskStore, P: PhotoSource, C: Clock> SyncService<S, P, C> {
             }
         }
 
-        self.download_and_store(pending, &images, &states, &mut observed_states, report).await?;
-        self.store.record_states(&observed_states).await?;
-        Ok(())
-    }
-
-    async fn download_and_store(
-        &self,
-        pending: Vec<Pending<'_>>,
-        images: &HashMap<PersonId, WebdeskImage>,
-        states: &HashMap<PersonId, SyncState>,
-        observed_states: &mut Vec<(PersonId, SyncState)>,
-        report: &mut SyncReport,
-    ) -> Result<(), SyncError> {
-        let mut pending = pending;
-        while !pending.is_empty() {
-            // A stop request leaves the remaining persons of the chunk for the next run.
-            if self.stop.is_requested() {
-                break;
-            }
+        // Downloads go in batches, so a stop request leaves the rest of the chunk for the
+        // next run after one batch.
+        while !pending.is_empty() && !self.stop.is_requested() {
             let rest = pending.split_off(pending.len().min(DOWNLOAD_BATCH_SIZE));
             let batch = std::mem::replace(&mut pending, rest);
-            self.download_batch(batch, images, states, observed_states, report).await?;
+            self.download_batch(batch, &images, &states, &mut observed_states, report).await?;
         }
+
+        self.store.record_states(&observed_states).await?;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! memberships of those groups and every person reachable through any reference.
 //!
 //! The queries load a superset on purpose. Deciding validity, activity, ambiguity and
-//! duplicates is the job of `photo_sync_domain::resolve`, which sees every candidate row.
+//! duplicates is the job of `photo_sync_domain::resolve`, which receives every candidate row.
 
 use std::collections::BTreeMap;
 
